@@ -63,7 +63,7 @@ export function prepareBrownData(options: PrepareBrownOptions = {}): BrownData {
   const { vocabSize = 4096, valFraction = 0.1, seed = 0, log = () => {} } = options;
   const corpusDir = options.corpusDir ?? brownCorpusDir();
   const cacheDir = options.cacheDir ?? join(REPO_ROOT, '.cache', 'brown');
-  if (!Number.isInteger(vocabSize)) throw new Error(`vocabSize must be an integer, got ${vocabSize}`);
+  BpeTokenizer.checkVocabSize(vocabSize);
   if (!(valFraction > 0 && valFraction <= 0.5))
     throw new Error(`valFraction must be in (0, 0.5], got ${valFraction}`);
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);

@@ -1,0 +1,1 @@
+export { AdamW, type AdamWOptions } from './adamw';
