@@ -20,6 +20,7 @@ import { Rng } from '@demuon/shared/util';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
+import { positiveInt } from '../../client/src/node/cli-args';
 
 const { values: args } = parseArgs({
   options: {
@@ -117,10 +118,4 @@ console.log(`\n${table}\n\nwritten to ${args.out}/train-step.{md,json}`);
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${value}'`);
-  return n;
 }
