@@ -1,0 +1,2 @@
+export { MemoryNetwork } from './memory';
+export { type GossipLink, GossipMixer, type MixingSchedule, type MixingWeights } from './mixer';

@@ -1,0 +1,106 @@
+/**
+ * An in-memory network for the simulator and for tests: links between N nodes in one process, with
+ * per-node byte counts, plus the exact all-reduce that a central server would offer.
+ */
+import type { Mixer, RoundKey } from '../optim/types';
+import type { Tensor, TensorBackend } from '../tensor';
+import { type GossipLink, GossipMixer, type MixingSchedule } from './mixer';
+
+interface Pending {
+  values?: Float32Array[];
+  resolve?: (values: Float32Array[]) => void;
+}
+
+export class MemoryNetwork {
+  /** Bytes each node has put on the wire (float32 payloads). */
+  readonly bytesSent: number[];
+  private readonly mailboxes = new Map<string, Pending>();
+  private readonly reductions = new Map<
+    string,
+    { parts: (Float32Array[] | undefined)[]; waiting: ((v: Float32Array[]) => void)[] }
+  >();
+
+  constructor(readonly size: number) {
+    this.bytesSent = new Array(size).fill(0);
+  }
+
+  link(node: number): GossipLink {
+    return {
+      send: (to, key, tensors) => {
+        this.bytesSent[node] += tensors.reduce((n, t) => n + t.byteLength, 0);
+        // Copies, as a wire would make: the sender may overwrite its tensors right after.
+        this.deliver(
+          `${node}>${to}@${key.step}.${key.round}`,
+          tensors.map((t) => Float32Array.from(t)),
+        );
+      },
+      receive: (from, key) => this.take(`${from}>${node}@${key.step}.${key.round}`),
+    };
+  }
+
+  /** A Mixer for one node: gossip along the schedule, and the exact average for central references. */
+  mixer<T extends Tensor>(
+    backend: TensorBackend<T>,
+    node: number,
+    schedule: MixingSchedule,
+  ): Mixer<T> & { release(): void } {
+    const gossip = new GossipMixer(backend, node, schedule, this.link(node));
+    return {
+      mix: (tensors, key) => gossip.mix(tensors, key),
+      average: async (tensors, key) => {
+        const values = await Promise.all(tensors.map((t) => backend.read(t)));
+        const mean = await this.allReduce(node, key, values);
+        for (const [k, t] of tensors.entries()) backend.write(t, mean[k]);
+      },
+      release: () => gossip.release(),
+    };
+  }
+
+  /** Resolves, for every node, with the mean of all nodes' tensors once all have contributed. */
+  private allReduce(node: number, key: RoundKey, values: Float32Array[]): Promise<Float32Array[]> {
+    const id = `${key.step}.${key.round}`;
+    let r = this.reductions.get(id);
+    if (!r) {
+      r = { parts: new Array(this.size).fill(undefined), waiting: [] };
+      this.reductions.set(id, r);
+    }
+    this.bytesSent[node] += values.reduce((n, t) => n + t.byteLength, 0);
+    r.parts[node] = values;
+    const done = new Promise<Float32Array[]>((resolve) => r.waiting.push(resolve));
+    if (r.parts.every(Boolean)) {
+      this.reductions.delete(id);
+      // One mean, summed in node order in float64, handed to every node: all stay identical.
+      const mean = values.map((t, k) => {
+        const out = new Float32Array(t.length);
+        for (let i = 0; i < t.length; i++) {
+          let s = 0;
+          for (const part of r.parts) s += part![k][i];
+          out[i] = s / this.size;
+        }
+        return out;
+      });
+      for (const resolve of r.waiting) resolve(mean.map((t) => Float32Array.from(t)));
+    }
+    return done;
+  }
+
+  private deliver(id: string, values: Float32Array[]): void {
+    const pending = this.mailboxes.get(id);
+    if (pending?.resolve) {
+      this.mailboxes.delete(id);
+      pending.resolve(values);
+    } else {
+      if (pending?.values) throw new Error(`gossip: a second message for ${id}`);
+      this.mailboxes.set(id, { values });
+    }
+  }
+
+  private take(id: string): Promise<Float32Array[]> {
+    const pending = this.mailboxes.get(id);
+    if (pending?.values) {
+      this.mailboxes.delete(id);
+      return Promise.resolve(pending.values);
+    }
+    return new Promise((resolve) => this.mailboxes.set(id, { resolve }));
+  }
+}

@@ -1,0 +1,54 @@
+/** The contract between an algorithm, the tensors it updates and the gossip layer that mixes them. */
+import type { ParamKind } from '../model';
+import type { Tensor } from '../tensor';
+
+export interface ParamInfo {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly kind: ParamKind;
+}
+
+/** Which gossip round of which iteration a mix belongs to: the key frames are matched by. */
+export interface RoundKey {
+  readonly step: number;
+  readonly round: number;
+}
+
+/**
+ * One gossip round: every tensor Z_i is replaced by mix(Z)_i = Σ_j W[i][j]·Z_j, where node i sends its
+ * tensors to its out-neighbours and waits for those of its in-neighbours. All nodes call `mix` with the
+ * same key at the same point of their iteration.
+ */
+export interface Mixer<T extends Tensor = Tensor> {
+  mix(tensors: readonly T[], key: RoundKey): Promise<void>;
+  /** The exact network average (a central server's all-reduce); only the simulator offers it. */
+  average?(tensors: readonly T[], key: RoundKey): Promise<void>;
+}
+
+export interface StepInput<T extends Tensor = Tensor> {
+  /** Iteration k, 0-based, and the planned number K (for decaying step sizes). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Stochastic gradients g_i^k at the current parameters, one per parameter tensor. */
+  readonly grads: readonly T[];
+  readonly mixer: Mixer<T>;
+}
+
+/** A gossip round as an algorithm declares it: what it exchanges. */
+export interface RoundSpec {
+  readonly label: string;
+  readonly tensors: string;
+}
+
+export interface DecentralizedAlgorithm<T extends Tensor = Tensor> {
+  readonly name: string;
+  /** The gossip rounds of one iteration, in order. */
+  readonly rounds: readonly RoundSpec[];
+  /** This node's parameters X_i, updated in place by `step`. */
+  readonly params: readonly T[];
+  /** Named optimizer state (momentum, trackers, …): what a late joiner must receive besides X. */
+  readonly state: Readonly<Record<string, readonly T[]>>;
+  step(input: StepInput<T>): Promise<void>;
+  /** Frees every tensor the algorithm allocated, parameters included. */
+  release(): void;
+}

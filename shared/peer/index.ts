@@ -1,0 +1,1 @@
+export { Lockstep, type LockstepOptions } from './lockstep';
