@@ -59,7 +59,9 @@ export function leastSquares({
   };
   const fullGradient = (x: ArrayLike<number>) => {
     const g = new Float64Array(d * r);
-    for (let i = 0; i < nodes; i++) localGradient(i, x).forEach((v, k) => (g[k] += v / nodes));
+    for (let i = 0; i < nodes; i++) {
+      for (const [k, v] of localGradient(i, x).entries()) g[k] += v / nodes;
+    }
     return g;
   };
   return {

@@ -174,7 +174,8 @@ describe('SUDA template', () => {
       const mean = new Float64Array(hetero.rows * hetero.cols);
       for (const [i, [x]] of nodes.entries()) {
         const g = Float32Array.from(hetero.localGradient(i, x));
-        newtonSchulz(g, hetero.rows, hetero.cols, { schedule: 'ns5' }).forEach((v, e) => (mean[e] += v / N));
+        for (const [e, v] of newtonSchulz(g, hetero.rows, hetero.cols, { schedule: 'ns5' }).entries())
+          mean[e] += v / N;
       }
       return Math.sqrt(mean.reduce((s, v) => s + v * v, 0));
     };
