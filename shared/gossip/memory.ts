@@ -31,7 +31,7 @@ export class MemoryNetwork {
         // Copies, as a wire would make: the sender may overwrite its tensors right after.
         this.deliver(
           `${node}>${to}@${key.step}.${key.round}`,
-          tensors.map((t) => Float32Array.from(t)),
+          tensors.map((t) => t.slice()),
         );
       },
       receive: (from, key) => this.take(`${from}>${node}@${key.step}.${key.round}`),
@@ -79,7 +79,7 @@ export class MemoryNetwork {
         }
         return out;
       });
-      for (const resolve of r.waiting) resolve(mean.map((t) => Float32Array.from(t)));
+      for (const resolve of r.waiting) resolve(mean.map((t) => t.slice()));
     }
     return done;
   }

@@ -33,6 +33,7 @@ export const exp = (g: Graph, x: Value) => unary('Exp', g, x);
 export const log = (g: Graph, x: Value) => unary('Log', g, x);
 export const erf = (g: Graph, x: Value) => unary('Erf', g, x);
 export const neg = (g: Graph, x: Value) => unary('Neg', g, x);
+export const sqrt = (g: Graph, x: Value) => unary('Sqrt', g, x);
 
 /** x · s for a float scalar s (no node at all when s is 1). */
 export function scale(g: Graph, x: Value, s: number): Value {

@@ -50,3 +50,9 @@ export function createAlgorithm<T extends Tensor>(
   }
 }
 export { averageParams, consensusError, stackedSpectralNorm } from './metrics';
+export {
+  buildNewtonSchulzGraph,
+  type NewtonSchulzGraphSpec,
+  NS_INPUT,
+  NS_OUTPUT,
+} from './newton-schulz-graph';

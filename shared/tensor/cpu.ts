@@ -16,14 +16,14 @@ export interface CpuTensor extends Tensor {
 }
 
 export class CpuBackend implements TensorBackend<CpuTensor> {
-  readonly name = 'cpu';
+  readonly name: string = 'cpu';
 
   tensor(shape: readonly number[], data?: Float32Array): CpuTensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (data && data.length !== size) {
       throw new Error(`tensor of shape [${shape}] needs ${size} values, got ${data.length}`);
     }
-    return { shape: [...shape], size, data: data ? Float32Array.from(data) : new Float32Array(size) };
+    return { shape: [...shape], size, data: data ? data.slice() : new Float32Array(size) };
   }
 
   write(t: CpuTensor, data: Float32Array): void {
@@ -32,7 +32,7 @@ export class CpuBackend implements TensorBackend<CpuTensor> {
   }
 
   async read(t: CpuTensor): Promise<Float32Array> {
-    return Float32Array.from(t.data);
+    return t.data.slice();
   }
 
   release(_t: CpuTensor): void {}
@@ -43,11 +43,29 @@ export class CpuBackend implements TensorBackend<CpuTensor> {
     }
     const o = out.data;
     const n = out.size;
-    // Read every term before writing: `out` may be one of them.
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (const [c, t] of terms) s += c * t.data[i];
-      o[i] = s;
+    const c = terms.map(([k]) => k);
+    const d = terms.map(([, t]) => t.data);
+    // Unrolled for the common term counts: this is the optimizer's hot loop. Every term of an element is
+    // read before the element is written, so `out` may be one of the terms.
+    switch (terms.length) {
+      case 0:
+        o.fill(0);
+        return;
+      case 1:
+        for (let i = 0; i < n; i++) o[i] = c[0] * d[0][i];
+        return;
+      case 2:
+        for (let i = 0; i < n; i++) o[i] = c[0] * d[0][i] + c[1] * d[1][i];
+        return;
+      case 3:
+        for (let i = 0; i < n; i++) o[i] = c[0] * d[0][i] + c[1] * d[1][i] + c[2] * d[2][i];
+        return;
+      default:
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let k = 0; k < d.length; k++) s += c[k] * d[k][i];
+          o[i] = s;
+        }
     }
   }
 
@@ -95,7 +113,7 @@ export function newtonSchulz(
   const { s, eps } = NS_SCHEDULES[options.schedule];
   const wide = rows <= cols;
   const [r, c] = wide ? [rows, cols] : [cols, rows];
-  let x = wide ? Float32Array.from(g) : transpose(g, rows, cols);
+  let x = wide ? g.slice() : transpose(g, rows, cols);
   let norm = 0;
   for (let i = 0; i < x.length; i++) norm += x[i] * x[i];
   const inv = 1 / (Math.sqrt(norm) * s + eps);

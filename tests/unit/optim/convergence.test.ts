@@ -130,7 +130,7 @@ describe('SUDA template', () => {
 
   /** ψ^{k+1} = X^k − η∇f(X^k); φ = ψ^{k+1} + X^k − ψ^k; X^{k+1} = W̄·φ. */
   function exactDiffusion(wbar: (z: Float64Array[]) => Float64Array[]): Float64Array[] {
-    let x = Array.from({ length: N }, () => new Float64Array(size));
+    let x: Float64Array[] = Array.from({ length: N }, () => new Float64Array(size));
     let psi = x.map((xi) => xi.slice());
     for (let k = 0; k < steps; k++) {
       const g = grad(x);

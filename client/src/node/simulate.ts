@@ -1,0 +1,138 @@
+/**
+ * Simulator CLI: one run from flags, or an experiment (a JSON file of runs, with step-size grids) that
+ * writes JSONL logs, SVG plots per run, comparison plots and a results table.
+ *
+ *   npm run simulate -- --algo demuon --topology ring --nodes 8 --steps 1000 --data iid --preset small
+ *   npm run simulate -- --quick
+ *   npm run simulate -- --experiment docs/experiments/paper-iid.json
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ALGORITHM_NAMES } from '@demuon/shared/optim';
+import { SingleBar } from 'cli-progress';
+import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './cli-args';
+import { runExperiment } from './experiment';
+import { writeRunReport } from './sim-report';
+import { QUICK_SIMULATION, runSimulation, type SimulationResult, simulationConfig } from './simulation';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+const USAGE = `usage: npm run simulate -- [--quick] [--algo ${ALGORITHM_NAMES.join('|')}] [--topology SPEC]
+  [--nodes N] [--steps N] [--data iid|genre|dirichlet:ALPHA] [--preset tiny|small|paper] [--batch N]
+  [--lr ETA] [--schedule constant|linear|sqrt|inverse] [--theta X] [--beta X] [--tau X]
+  [--routing demuon|muon] [--ns ns5|polar5] [--ns-steps N] [--scale none|muon|moonlight]
+  [--backbone ed|d2|extra|atc-gt|atc-dsgd] [--direction track-then-polarize|polarize-then-track|gradient]
+  [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--out DIR]
+  or: npm run simulate -- --experiment FILE.json [--out DIR]`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      experiment: { type: 'string' },
+      algo: { type: 'string', default: 'demuon' },
+      topology: { type: 'string' },
+      nodes: { type: 'string' },
+      steps: { type: 'string' },
+      data: { type: 'string' },
+      preset: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string', default: '0.02' },
+      schedule: { type: 'string', default: 'linear' },
+      theta: { type: 'string' },
+      beta: { type: 'string' },
+      tau: { type: 'string' },
+      routing: { type: 'string' },
+      ns: { type: 'string' },
+      'ns-steps': { type: 'string' },
+      scale: { type: 'string' },
+      backbone: { type: 'string' },
+      direction: { type: 'string' },
+      vocab: { type: 'string' },
+      seed: { type: 'string' },
+      'eval-every': { type: 'string' },
+      'eval-batches': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(USAGE);
+
+  if (values.experiment) {
+    const file = resolve(values.experiment);
+    const spec = JSON.parse(readFileSync(file, 'utf8'));
+    const out = values.out ?? join(dirname(file), basename(file, '.json'));
+    await runExperiment(spec, out, { log: (line) => console.log(line) });
+    return;
+  }
+
+  const algorithm: Record<string, unknown> = {
+    name: oneOf('--algo', values.algo, ALGORITHM_NAMES),
+    lr: { eta: positiveNumber('--lr', values.lr), schedule: values.schedule },
+  };
+  const numeric = { theta: values.theta, beta: values.beta, tau: values.tau };
+  for (const [key, value] of Object.entries(numeric))
+    if (value !== undefined) algorithm[key] = positiveNumber(`--${key}`, value);
+  for (const key of ['routing', 'scale', 'backbone', 'direction'] as const)
+    if (values[key]) algorithm[key] = values[key];
+  if (values.ns || values['ns-steps']) {
+    algorithm.ns = {
+      schedule: values.ns ?? 'ns5',
+      ...(values['ns-steps'] ? { steps: positiveInt('--ns-steps', values['ns-steps']) } : {}),
+    };
+  }
+  const base = values.quick ? { ...QUICK_SIMULATION } : { steps: 1000 };
+  const flags: Record<string, unknown> = {
+    ...(values.quick ? {} : { algorithm }),
+    ...(values.topology ? { topology: values.topology } : {}),
+    ...(values.nodes ? { nodes: positiveInt('--nodes', values.nodes) } : {}),
+    ...(values.steps ? { steps: positiveInt('--steps', values.steps) } : {}),
+    ...(values.data ? { data: values.data } : {}),
+    ...(values.preset ? { preset: values.preset } : {}),
+    ...(values.batch ? { batch: positiveInt('--batch', values.batch) } : {}),
+    ...(values.vocab ? { vocab: positiveInt('--vocab', values.vocab) } : {}),
+    ...(values.seed ? { seed: nonNegativeInt('--seed', values.seed) } : {}),
+    ...(values['eval-every'] ? { evalEvery: positiveInt('--eval-every', values['eval-every']) } : {}),
+    ...(values['eval-batches'] ? { evalBatches: positiveInt('--eval-batches', values['eval-batches']) } : {}),
+  };
+  const config = simulationConfig({ ...base, ...flags });
+  const label = `${config.algorithm.name}-${config.topology}-${config.nodes}n-${config.data}`.replace(
+    /[^\w.-]+/g,
+    '_',
+  );
+  const out = values.out ?? join(ROOT, 'runs', label);
+
+  let stopping = false;
+  process.once('SIGINT', () => {
+    stopping = true;
+  });
+  const bar = new SingleBar({
+    format:
+      'step {value}/{total} [{bar}] train {train} | val {val} | consensus {consensus} | eta {eta_formatted}',
+  });
+  bar.start(config.steps, 0, { train: '-', val: '-', consensus: '-' });
+  const result: SimulationResult = await runSimulation(config, {
+    log: (line) => console.log(line),
+    onStep: (step, loss) => bar.update(step, { train: loss.toFixed(3) }),
+    onEval: (r) =>
+      bar.update(r.step, { val: r.valLoss.toFixed(3), consensus: r.consensusError.toExponential(2) }),
+    shouldStop: () => stopping,
+  });
+  bar.stop();
+  for (const r of result.records) {
+    console.log(
+      `step ${r.step}: val ${r.valLoss.toFixed(4)} (X̄ ${r.valLossOfAverage.toFixed(4)}; nodes ${r.valLossPerNode.map((v) => v.toFixed(3)).join(' ')}) train ${r.trainLoss.toFixed(4)} consensus ${r.consensusError.toExponential(3)} sent ${(r.bytesPerNode / 1e6).toFixed(2)} MB/node ${r.wallSeconds.toFixed(1)} s`,
+    );
+  }
+  writeRunReport(result, out, label);
+  console.log(`${result.diverged ? 'diverged; ' : ''}wrote ${out}/${label}.jsonl and .svg`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(USAGE);
+  process.exit(1);
+});

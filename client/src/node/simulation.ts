@@ -1,0 +1,203 @@
+/**
+ * The in-process simulator: N nodes of one algorithm on the GPT and the Brown corpus, gradients from
+ * onnxruntime-node, gossip through the in-memory network, the very optimizer code a peer runs.
+ */
+import { BatchSampler, fixedBatches, planShards } from '@demuon/shared/data';
+import { makeTopology } from '@demuon/shared/graph';
+import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
+import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
+import { Lockstep } from '@demuon/shared/peer';
+import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
+import { prepareBrownData } from './corpus';
+import { fastCpuBackend } from './fast-cpu-backend';
+
+export const SimulationConfigSchema = z
+  .object({
+    preset: z.enum(Object.keys(GPT_PRESETS) as [GptPreset, ...GptPreset[]]).default('tiny'),
+    vocab: z.number().int().min(258).optional(),
+    nodes: z.number().int().min(1).max(64).default(8),
+    topology: z.string().default('ring'),
+    algorithm: z.unknown().transform((a, ctx) => {
+      try {
+        return algorithmConfig(a);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    steps: z.number().int().positive(),
+    batch: z.number().int().positive().default(8),
+    data: z.string().default('iid'),
+    seed: z.number().int().min(0).default(0),
+    evalEvery: z.number().int().positive().default(50),
+    evalBatches: z.number().int().positive().default(4),
+  })
+  .strict();
+
+export type SimulationConfig = z.infer<typeof SimulationConfigSchema> & { algorithm: AlgorithmConfig };
+
+export function simulationConfig(input: unknown): SimulationConfig {
+  const parsed = SimulationConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
+    throw new Error(`invalid simulation config: ${problems.join('; ')}`);
+  }
+  return parsed.data as SimulationConfig;
+}
+
+/** The `--quick` run: small enough to finish in well under two minutes on two cores. */
+export const QUICK_SIMULATION = {
+  preset: 'tiny',
+  vocab: 512,
+  nodes: 4,
+  topology: 'ring',
+  algorithm: { name: 'demuon', lr: { eta: 0.02, schedule: 'linear' }, theta: 0.2 },
+  steps: 100,
+  batch: 8,
+  data: 'iid',
+  evalEvery: 25,
+  evalBatches: 2,
+} as const;
+
+export interface EvalRecord {
+  readonly step: number;
+  readonly wallSeconds: number;
+  /** Mean over nodes of the training loss of the last step's batches (NaN before the first step). */
+  readonly trainLoss: number;
+  /** Mean over nodes of each node's validation loss, and the per-node values. */
+  readonly valLoss: number;
+  readonly valLossPerNode: number[];
+  /** Validation loss of the averaged parameters X̄. */
+  readonly valLossOfAverage: number;
+  readonly consensusError: number;
+  /** Mean bytes each node has sent so far. */
+  readonly bytesPerNode: number;
+}
+
+export interface SimulationResult {
+  readonly config: SimulationConfig;
+  readonly records: EvalRecord[];
+  readonly diverged: boolean;
+  readonly stopped: boolean;
+  readonly shardSummary: string[];
+}
+
+export interface SimulationHooks {
+  onStep?(step: number, trainLoss: number): void;
+  onEval?(record: EvalRecord): void;
+  shouldStop?(): boolean;
+  log?(line: string): void;
+  backend?: TensorBackend<Tensor>;
+}
+
+export async function runSimulation(
+  config: SimulationConfig,
+  hooks: SimulationHooks = {},
+): Promise<SimulationResult> {
+  const { nodes, steps, batch, seed } = config;
+  const vocabSize = config.vocab ?? GPT_PRESETS[config.preset].vocabSize;
+  const data = await prepareBrownData({ vocabSize, log: hooks.log });
+  const model = gptConfig(config.preset, { vocabSize: data.tokenizer.vocabSize });
+  const topology = makeTopology(config.topology, nodes, { seed });
+  const plan = planShards(data.train, config.data, { nodes, seed });
+  const samplers = plan.nodes.map(
+    (shard) =>
+      new BatchSampler(shard.documents, {
+        batchSize: batch,
+        context: model.context,
+        seed: seed * 1000 + shard.node,
+      }),
+  );
+  const validation = fixedBatches(data.val, {
+    batchSize: batch,
+    context: model.context,
+    count: config.evalBatches,
+    seed,
+  });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: batch });
+  const backend = hooks.backend ?? (await fastCpuBackend());
+  const lock = new Lockstep({
+    backend,
+    params: engine.params,
+    x0: initGptParams(model, seed),
+    nodes,
+    schedule: topology,
+    config: config.algorithm,
+  });
+
+  const validationLoss = async (params: Float32Array[]) => {
+    let sum = 0;
+    for (const b of validation) sum += await engine.loss(params, b);
+    return sum / validation.length;
+  };
+  const started = performance.now();
+  const records: EvalRecord[] = [];
+  const evaluate = async (step: number, trainLoss: number) => {
+    const all = await lock.allParams();
+    const perNode: number[] = [];
+    for (const params of all) perNode.push(await validationLoss(params));
+    const record: EvalRecord = {
+      step,
+      wallSeconds: (performance.now() - started) / 1000,
+      trainLoss,
+      valLoss: mean(perNode),
+      valLossPerNode: perNode,
+      valLossOfAverage: await validationLoss(await lock.averageParams()),
+      consensusError: await lock.consensusError(),
+      bytesPerNode: mean(lock.network.bytesSent),
+    };
+    records.push(record);
+    hooks.onEval?.(record);
+    return record;
+  };
+
+  await evaluate(0, Number.NaN);
+  let diverged = false;
+  let stopped = false;
+  for (let k = 0; k < steps; k++) {
+    if (hooks.shouldStop?.()) {
+      stopped = true;
+      break;
+    }
+    const all = await lock.allParams();
+    const losses: number[] = [];
+    const grads: Float32Array[][] = [];
+    for (const [i, params] of all.entries()) {
+      const batchI: TokenBatch = samplers[i].next();
+      const out = await engine.lossAndGrads(params, batchI);
+      losses.push(out.loss);
+      grads.push(out.grads);
+    }
+    const trainLoss = mean(losses);
+    if (!Number.isFinite(trainLoss)) {
+      diverged = true;
+      hooks.log?.(`diverged at step ${k}: training loss ${trainLoss}`);
+      break;
+    }
+    await lock.step(k, steps, grads);
+    hooks.onStep?.(k + 1, trainLoss);
+    if ((k + 1) % config.evalEvery === 0 || k + 1 === steps) {
+      const record = await evaluate(k + 1, trainLoss);
+      if (!Number.isFinite(record.valLoss)) {
+        diverged = true;
+        break;
+      }
+    }
+  }
+  lock.release();
+  await engine.dispose();
+  return {
+    config,
+    records,
+    diverged,
+    stopped,
+    shardSummary: plan.nodes.map((s) => `node ${s.node}: ${s.tokenCount} tokens`),
+  };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
