@@ -43,7 +43,7 @@ function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const label = (v: number) =>
   Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : String(v);
 
@@ -65,7 +65,7 @@ export function lineChartSvg(options: ChartOptions): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${margin.left + plotW / 2}" y="22" text-anchor="middle" font-size="15">${escape(options.title)}</text>`,
+    `<text x="${margin.left + plotW / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
   ];
   for (const t of ticks(x0, x1)) {
     parts.push(
@@ -82,8 +82,8 @@ export function lineChartSvg(options: ChartOptions): string {
   }
   parts.push(
     `<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
-    `<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escape(options.xLabel)}</text>`,
-    `<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)}${logY ? ' (log)' : ''}</text>`,
+    `<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    `<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}${logY ? ' (log)' : ''}</text>`,
   );
   for (const [k, s] of options.series.entries()) {
     const color = PALETTE[k % PALETTE.length];
@@ -95,7 +95,7 @@ export function lineChartSvg(options: ChartOptions): string {
     const ly = margin.top + 14 + k * 18;
     parts.push(
       `<line x1="${width - margin.right + 12}" x2="${width - margin.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"/>`,
-      `<text x="${width - margin.right + 38}" y="${ly}">${escape(s.name)}</text>`,
+      `<text x="${width - margin.right + 38}" y="${ly}">${escapeXml(s.name)}</text>`,
     );
   }
   parts.push('</svg>');
