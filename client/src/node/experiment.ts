@@ -61,7 +61,11 @@ export async function runExperiment(
         ...(merged.algorithm ?? {}),
         lr: { ...((merged.algorithm as { lr?: object })?.lr ?? {}), eta },
       };
-      return { run, eta, config: simulationConfig({ ...merged, algorithm }) };
+      try {
+        return { run, eta, config: simulationConfig({ ...merged, algorithm }) };
+      } catch (error) {
+        throw new Error(`run '${run.label}' with η ${eta}: ${(error as Error).message}`);
+      }
     }),
   );
   mkdirSync(outDir, { recursive: true });
