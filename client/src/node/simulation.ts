@@ -2,7 +2,7 @@
  * The in-process simulator: N nodes of one algorithm on the GPT and the Brown corpus, gradients from
  * onnxruntime-node, gossip through the in-memory network, the very optimizer code a peer runs.
  */
-import { BatchSampler, fixedBatches, planShards } from '@demuon/shared/data';
+import { BatchSampler, fixedBatches, parseShardScheme, planShards } from '@demuon/shared/data';
 import { makeTopology } from '@demuon/shared/graph';
 import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
@@ -35,7 +35,20 @@ export const SimulationConfigSchema = z
     evalEvery: z.number().int().positive().default(50),
     evalBatches: z.number().int().positive().default(4),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Build what can be built cheaply now, so that a bad run fails before any training starts.
+    for (const [path, check] of [
+      ['topology', () => makeTopology(c.topology, c.nodes, { seed: c.seed })],
+      ['data', () => parseShardScheme(c.data)],
+    ] as const) {
+      try {
+        check();
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: [path], message: (error as Error).message });
+      }
+    }
+  });
 
 export type SimulationConfig = z.infer<typeof SimulationConfigSchema> & { algorithm: AlgorithmConfig };
 
