@@ -28,11 +28,8 @@ export class MemoryNetwork {
     return {
       send: (to, key, tensors) => {
         this.bytesSent[node] += tensors.reduce((n, t) => n + t.byteLength, 0);
-        // Copies, as a wire would make: the sender may overwrite its tensors right after.
-        this.deliver(
-          `${node}>${to}@${key.step}.${key.round}`,
-          tensors.map((t) => t.slice()),
-        );
+        // Shared, not copied: senders hand over host copies they never touch again, and receivers only read.
+        this.deliver(`${node}>${to}@${key.step}.${key.round}`, [...tensors]);
       },
       receive: (from, key) => this.take(`${from}>${node}@${key.step}.${key.round}`),
     };
@@ -79,7 +76,7 @@ export class MemoryNetwork {
         }
         return out;
       });
-      for (const resolve of r.waiting) resolve(mean.map((t) => t.slice()));
+      for (const resolve of r.waiting) resolve(mean);
     }
     return done;
   }

@@ -44,6 +44,7 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
       if (w.weights[j * w.n + this.node] !== 0) receivers.push(j);
     }
     if (receivers.length > 0) {
+      // Fresh host copies: the link may hand them to several receivers, who only read them.
       const values = await Promise.all(tensors.map((t) => this.backend.read(t)));
       for (const to of receivers) this.link.send(to, key, values);
     }
