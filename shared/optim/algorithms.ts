@@ -58,18 +58,7 @@ export function demuon<T extends Tensor>(
       { label: 'params', tensors: 'X − η·dir(V)' },
     ],
     async ({ step, totalSteps, grads, mixer }) => {
-      for (const [i, g] of grads.entries()) {
-        // M^k − M^(k−1) = θ·(g − M^(k−1)): add it to V before M moves on.
-        backend.combine(V[i], [
-          [1, V[i]],
-          [theta, g],
-          [-theta, M[i]],
-        ]);
-        backend.combine(M[i], [
-          [1 - theta, M[i]],
-          [theta, g],
-        ]);
-      }
+      updateMomentum(backend, grads, M, V, theta);
       await mixer.mix(V, { step, round: 0 });
       await direction(backend, params, V, D, cfg);
       const eta = stepSize(cfg.lr, step, totalSteps);
@@ -192,6 +181,31 @@ export function gtDsgd<T extends Tensor>(
       await mixer.mix(X, { step, round: 1 });
     },
   );
+}
+
+/**
+ * M ← (1 − θ)·M + θ·g and, when a tracker V is given, V ← V + M^new − M^old (before V is mixed).
+ * M^new − M^old = θ·(g − M^old), so V is updated first, from the old M.
+ */
+export function updateMomentum<T extends Tensor>(
+  backend: TensorBackend<T>,
+  grads: readonly T[],
+  M: readonly T[],
+  V: readonly T[] | null,
+  theta: number,
+): void {
+  for (const [i, g] of grads.entries()) {
+    if (V)
+      backend.combine(V[i], [
+        [1, V[i]],
+        [theta, g],
+        [-theta, M[i]],
+      ]);
+    backend.combine(M[i], [
+      [1 - theta, M[i]],
+      [theta, g],
+    ]);
+  }
 }
 
 export function algorithm<T extends Tensor>(

@@ -8,7 +8,7 @@
  * by polarising the local momentum directly).
  */
 import type { Tensor } from '../tensor';
-import { algorithm, type TensorSet } from './algorithms';
+import { algorithm, type TensorSet, updateMomentum } from './algorithms';
 import { type AlgorithmConfig, stepSize } from './config';
 import { direction } from './direction';
 import type { RoundSpec } from './types';
@@ -63,18 +63,7 @@ export function suda<T extends Tensor>(set: TensorSet<T>, x0: readonly Float32Ar
       let round = 0;
       let dir: readonly T[] = grads;
       if (cfg.direction !== 'gradient') {
-        for (const [i, g] of grads.entries()) {
-          if (V.length)
-            backend.combine(V[i], [
-              [1, V[i]],
-              [theta, g],
-              [-theta, M[i]],
-            ]);
-          backend.combine(M[i], [
-            [1 - theta, M[i]],
-            [theta, g],
-          ]);
-        }
+        updateMomentum(backend, grads, M, V.length ? V : null, theta);
         if (V.length) await mixer.mix(V, { step, round: round++ });
         await direction(backend, params, V.length ? V : M, D, cfg);
         dir = D;
