@@ -7,4 +7,14 @@ export {
   type Tensor,
   type TensorBackend,
 } from './backend';
+export {
+  decodeInto,
+  ENCODING_SIZE,
+  encode,
+  encodedLength,
+  encodeInto,
+  FP16_MAX,
+  WIRE_ENCODINGS,
+  type WireEncoding,
+} from './codec';
 export { CpuBackend, type CpuTensor, newtonSchulz } from './cpu';
