@@ -1,2 +1,3 @@
+export { type AssemblerOptions, MessageAssembler, type MessageKey } from './assembler';
 export { MemoryNetwork } from './memory';
 export { type GossipLink, GossipMixer, type MixingSchedule, type MixingWeights } from './mixer';
