@@ -1,9 +1,11 @@
 /**
- * Newton–Schulz as an ONNX graph of MatMul ops, for runtimes that run matrix products faster than the
- * CPU reference loops (onnxruntime-node's BLAS on devices; onnxruntime-web's WebGPU provider as the
- * baseline the WGSL kernels are measured against). Same iteration, same schedules as msgn.
+ * Newton–Schulz (ALGORITHMS.md) as an ONNX graph over a batch of same-shape matrices: the iteration of
+ * `newtonSchulz` in tensor/cpu.ts written with MatMul, Transpose, Mul, Add, ReduceSum, Sqrt and Div only,
+ * ops every onnxruntime flavour runs whole. Used where matrix products beat the CPU reference loops
+ * (onnxruntime-node's BLAS on devices) and as the baseline the WGSL kernels are measured against
+ * (onnxruntime-web's WebGPU EP).
  */
-import { emit as E, Graph, toOnnxBytes } from '../model';
+import { emit as E, Graph, toOnnxBytes, type Value } from '../model';
 import { type NewtonSchulzOptions, NS_SCHEDULES, newtonSchulzTriples } from '../tensor';
 
 export interface NewtonSchulzGraphSpec extends NewtonSchulzOptions {
@@ -16,25 +18,36 @@ export interface NewtonSchulzGraphSpec extends NewtonSchulzOptions {
 export const NS_INPUT = 'G';
 export const NS_OUTPUT = 'X';
 
-export function buildNewtonSchulzGraph(spec: NewtonSchulzGraphSpec): {
-  bytes: Uint8Array;
-  input: string;
-  output: string;
-} {
+export interface NewtonSchulzGraph {
+  readonly bytes: Uint8Array;
+  /** Input [batch, rows, cols], float32. */
+  readonly input: typeof NS_INPUT;
+  /** Output of the input's shape: msgn of each matrix. */
+  readonly output: typeof NS_OUTPUT;
+}
+
+export function buildNewtonSchulzGraph(spec: NewtonSchulzGraphSpec): NewtonSchulzGraph {
   const { rows, cols, batch } = spec;
+  for (const [name, n] of Object.entries({ rows, cols, batch })) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`Newton–Schulz graph: ${name} must be a positive integer, got ${n}`);
+    }
+  }
+  const triples = newtonSchulzTriples(spec);
   const { s, eps } = NS_SCHEDULES[spec.schedule];
   const g = new Graph();
   const input = g.input(NS_INPUT, [batch, rows, cols]);
+  const swap = (v: Value) => E.transpose(g, v, [0, 2, 1]);
   // Work on the side whose Gram matrix is the smaller one.
   const tall = rows > cols;
-  let x = tall ? E.transpose(g, input, [0, 2, 1]) : input;
+  let x = tall ? swap(input) : input;
   const norm = E.sqrt(g, E.reduceSum(g, E.mul(g, x, x), [1, 2], true));
   x = E.div(g, x, E.add(g, E.scale(g, norm, s), g.scalar(eps)));
-  for (const [a, b, c] of newtonSchulzTriples(spec)) {
-    const gram = E.matmul(g, x, E.transpose(g, x, [0, 2, 1]));
+  for (const [a, b, c] of triples) {
+    const gram = E.matmul(g, x, swap(x));
     const poly = E.add(g, E.scale(g, gram, b), E.scale(g, E.matmul(g, gram, gram), c));
     x = E.add(g, E.scale(g, x, a), E.matmul(g, poly, x));
   }
-  g.output(tall ? E.transpose(g, x, [0, 2, 1]) : x, NS_OUTPUT);
+  g.output(tall ? swap(x) : x, NS_OUTPUT);
   return { bytes: toOnnxBytes(g, 'newton_schulz'), input: NS_INPUT, output: NS_OUTPUT };
 }
