@@ -39,10 +39,16 @@ interface Outcome {
   final: EvalRecord;
 }
 
+export interface ExperimentOptions {
+  log: (line: string) => void;
+  /** Build the table and plots from the runs already on disk, running nothing. */
+  reportOnly?: boolean;
+}
+
 export async function runExperiment(
   input: unknown,
   outDir: string,
-  { log }: { log: (line: string) => void },
+  { log, reportOnly = false }: ExperimentOptions,
 ) {
   const parsed = ExperimentSchema.safeParse(input);
   if (!parsed.success) {
@@ -78,6 +84,9 @@ export async function runExperiment(
     if (existsSync(cached)) {
       result = readRun(cached);
       log(`[${k + 1}/${plans.length}] ${label}: reusing ${cached}`);
+    } else if (reportOnly) {
+      log(`[${k + 1}/${plans.length}] ${label}: not run yet, left out`);
+      continue;
     } else {
       log(`[${k + 1}/${plans.length}] ${label} …`);
       result = await runSimulation(config);
@@ -90,8 +99,9 @@ export async function runExperiment(
     );
   }
 
-  const best = experiment.runs.map((run) => {
+  const best = experiment.runs.flatMap((run) => {
     const candidates = outcomes.filter((o) => o.label === run.label);
+    if (candidates.length === 0) return [];
     const finite = candidates.filter((o) => !o.result.diverged && Number.isFinite(o.final.valLoss));
     return (finite.length ? finite : candidates).reduce((a, b) =>
       b.final.valLoss < a.final.valLoss ? b : a,

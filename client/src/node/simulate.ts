@@ -25,7 +25,7 @@ const USAGE = `usage: npm run simulate -- [--quick] [--algo ${ALGORITHM_NAMES.jo
   [--routing demuon|muon] [--ns ns5|polar5] [--ns-steps N] [--scale none|muon|moonlight]
   [--backbone ed|d2|extra|atc-gt|atc-dsgd] [--direction track-then-polarize|polarize-then-track|gradient]
   [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--out DIR]
-  or: npm run simulate -- --experiment FILE.json [--out DIR]`;
+  or: npm run simulate -- --experiment FILE.json [--out DIR] [--report-only]`;
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -33,6 +33,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       quick: { type: 'boolean' },
       experiment: { type: 'string' },
+      'report-only': { type: 'boolean' },
       algo: { type: 'string', default: 'demuon' },
       topology: { type: 'string' },
       nodes: { type: 'string' },
@@ -65,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
     const file = resolve(values.experiment);
     const spec = JSON.parse(readFileSync(file, 'utf8'));
     const out = values.out ?? join(dirname(file), basename(file, '.json'));
-    await runExperiment(spec, out, { log: (line) => console.log(line) });
+    await runExperiment(spec, out, { log: (line) => console.log(line), reportOnly: values['report-only'] });
     return;
   }
 
