@@ -1,4 +1,20 @@
 export {
+  type Epoch,
+  EpochSchema,
+  ErrorReplySchema,
+  EVENTS,
+  IceServerSchema,
+  JoinSchema,
+  LinkStatsSchema,
+  type Metrics,
+  MetricsSchema,
+  ProgressSchema,
+  parseEvent,
+  type RunConfig,
+  RunConfigSchema,
+  SignalSchema,
+} from './events';
+export {
   chunkElements,
   encodeTensorFrames,
   FRAME_HEADER_BYTES,
