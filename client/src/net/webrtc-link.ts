@@ -1,0 +1,140 @@
+/**
+ * Gossip over WebRTC data channels: a GossipLink whose neighbours are simple-peer connections. Tensors
+ * go out as checked binary frames (≤ 64 KiB, the wire encoding of the run), written through the peer's
+ * stream so that backpressure (the data channel's buffered amount) paces the sender. Incoming frames are
+ * reassembled per neighbour; bad or stale frames are dropped and counted, never applied.
+ */
+import { type GossipLink, MessageAssembler, type MessageKey } from '@demuon/shared/gossip';
+import type { RoundKey } from '@demuon/shared/optim';
+import { encodeTensorFrames } from '@demuon/shared/protocol';
+import type { WireEncoding } from '@demuon/shared/tensor';
+import type SimplePeer from 'simple-peer';
+
+export interface WebRtcLinkOptions {
+  /** The run's hash (runHash): stamped on frames and checked on receipt. */
+  readonly run: number;
+  readonly encoding: WireEncoding;
+  /** Element count of each gossiped tensor, in order. */
+  readonly tensorSizes: readonly number[];
+  /** The topology epoch frames are stamped with and accepted for. */
+  epoch(): number;
+  /** How long `receive` waits before failing with a GossipTimeout. */
+  readonly timeoutMs: number;
+}
+
+export class GossipTimeout extends Error {
+  constructor(
+    readonly from: number,
+    readonly key: RoundKey,
+  ) {
+    super(`no gossip from neighbour ${from} for step ${key.step} round ${key.round}`);
+  }
+}
+
+export interface LinkStats {
+  bytesSent: number;
+  bytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  drops: number;
+}
+
+interface Neighbour {
+  readonly peer: SimplePeer.Instance;
+  readonly assembler: MessageAssembler;
+  readonly stats: LinkStats;
+  /** Complete messages not yet asked for, and receivers waiting for messages not yet complete. */
+  readonly arrived: Map<string, Float32Array[]>;
+  readonly waiting: Map<string, (tensors: Float32Array[]) => void>;
+  /** Writes are chained so frames of one message go out in order and never interleave. */
+  sending: Promise<void>;
+}
+
+const keyId = (epoch: number, step: number, round: number) => `${epoch}.${step}.${round}`;
+
+export class WebRtcGossipLink implements GossipLink {
+  private readonly neighbours = new Map<number, Neighbour>();
+
+  constructor(private readonly options: WebRtcLinkOptions) {}
+
+  /** Attaches a connected simple-peer instance as neighbour `index`. */
+  attach(index: number, peer: SimplePeer.Instance): void {
+    const neighbour: Neighbour = {
+      peer,
+      assembler: new MessageAssembler({ run: this.options.run, tensorSizes: this.options.tensorSizes }),
+      stats: { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 },
+      arrived: new Map(),
+      waiting: new Map(),
+      sending: Promise.resolve(),
+    };
+    this.neighbours.set(index, neighbour);
+    peer.on('data', (data: Uint8Array) => this.onFrame(neighbour, data));
+  }
+
+  detach(index: number): void {
+    this.neighbours.delete(index);
+  }
+
+  stats(index: number): LinkStats | undefined {
+    const n = this.neighbours.get(index);
+    return n && { ...n.stats, drops: n.assembler.dropped };
+  }
+
+  send(to: number, key: RoundKey, tensors: readonly Float32Array[]): void {
+    const neighbour = this.neighbour(to);
+    const header = { encoding: this.options.encoding, run: this.options.run, epoch: this.options.epoch() };
+    const frames = tensors.flatMap((values, tensor) =>
+      encodeTensorFrames({ ...header, step: key.step, round: key.round, tensor }, values),
+    );
+    neighbour.sending = neighbour.sending.then(async () => {
+      for (const frame of frames) {
+        neighbour.stats.bytesSent += frame.byteLength;
+        neighbour.stats.framesSent++;
+        if (!neighbour.peer.write(frame))
+          await new Promise((resolve) => neighbour.peer.once('drain', resolve));
+      }
+    });
+  }
+
+  receive(from: number, key: RoundKey): Promise<Float32Array[]> {
+    const neighbour = this.neighbour(from);
+    const id = keyId(this.options.epoch(), key.step, key.round);
+    const ready = neighbour.arrived.get(id);
+    if (ready) {
+      neighbour.arrived.delete(id);
+      return Promise.resolve(ready);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        neighbour.waiting.delete(id);
+        reject(new GossipTimeout(from, key));
+      }, this.options.timeoutMs);
+      neighbour.waiting.set(id, (tensors) => {
+        clearTimeout(timer);
+        resolve(tensors);
+      });
+    });
+  }
+
+  private onFrame(neighbour: Neighbour, data: Uint8Array): void {
+    neighbour.stats.bytesReceived += data.byteLength;
+    neighbour.stats.framesReceived++;
+    const epoch = this.options.epoch();
+    const message = neighbour.assembler.receive(data, (k: MessageKey) => k.epoch === epoch);
+    if (!message) return;
+    const id = keyId(message.key.epoch, message.key.step, message.key.round);
+    const waiter = neighbour.waiting.get(id);
+    if (waiter) {
+      neighbour.waiting.delete(id);
+      waiter(message.tensors);
+    } else {
+      neighbour.arrived.set(id, message.tensors);
+    }
+  }
+
+  private neighbour(index: number): Neighbour {
+    const n = this.neighbours.get(index);
+    if (!n) throw new Error(`no data channel to neighbour ${index}`);
+    return n;
+  }
+}
