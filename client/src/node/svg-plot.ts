@@ -47,6 +47,11 @@ const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').
 const label = (v: number) =>
   Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : String(v);
 
+/** Shortens text to at most `chars` characters, marking the cut. */
+function fit(text: string, chars: number): string {
+  return text.length <= chars ? text : `${text.slice(0, chars - 1)}…`;
+}
+
 export function lineChartSvg(options: ChartOptions): string {
   const { width = 720, height = 420, logY = false } = options;
   const margin = { left: 70, right: 180, top: 40, bottom: 50 };
@@ -66,7 +71,7 @@ export function lineChartSvg(options: ChartOptions): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<title>${escapeXml(options.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${margin.left + plotW / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+    `<text x="10" y="22" font-size="14">${escapeXml(fit(options.title, Math.floor((width - 20) / 7.5)))}</text>`,
   ];
   for (const t of ticks(x0, x1)) {
     parts.push(
