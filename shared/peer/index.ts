@@ -1,1 +1,2 @@
 export { Lockstep, type LockstepOptions } from './lockstep';
+export { PeerLoop, type PeerLoopOptions, type StepReport, type StepTiming } from './peer-loop';

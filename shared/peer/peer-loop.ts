@@ -1,0 +1,99 @@
+/**
+ * The training loop of one networked node: batch → gradients → algorithm step (local ops and gossip
+ * rounds) → metrics. The same loop runs in a Node peer and in a browser worker; only the engine, the
+ * backend and the mixer's link differ.
+ */
+import type { GradientEngine, TokenBatch } from '../model';
+import type { DecentralizedAlgorithm, Mixer, RoundKey } from '../optim';
+import type { Tensor, TensorBackend } from '../tensor';
+
+export interface StepTiming {
+  /** Forward and backward pass. */
+  readonly gradientMs: number;
+  /** Local optimizer arithmetic (Newton–Schulz, updates, encoding). */
+  readonly optimizerMs: number;
+  /** Inside gossip rounds: sending, waiting for neighbours, mixing. */
+  readonly waitingMs: number;
+}
+
+export interface StepReport {
+  readonly step: number;
+  readonly trainLoss: number;
+  readonly timing: StepTiming;
+  /** Mean validation loss of this node's parameters, on eval steps. */
+  readonly valLoss?: number;
+}
+
+export interface PeerLoopOptions<T extends Tensor> {
+  readonly engine: GradientEngine;
+  readonly backend: TensorBackend<T>;
+  readonly algorithm: DecentralizedAlgorithm<T>;
+  readonly mixer: Mixer<T>;
+  readonly batches: { next(): TokenBatch };
+  readonly validation: readonly TokenBatch[];
+  readonly totalSteps: number;
+  readonly evalEvery: number;
+}
+
+/** Times every gossip round so that a step's wall time splits into computing and waiting. */
+class TimedMixer<T extends Tensor> implements Mixer<T> {
+  waitingMs = 0;
+  constructor(private readonly inner: Mixer<T>) {}
+
+  async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.inner.mix(tensors, key);
+    } finally {
+      this.waitingMs += performance.now() - started;
+    }
+  }
+}
+
+export class PeerLoop<T extends Tensor> {
+  private readonly grads: T[];
+  private readonly mixer: TimedMixer<T>;
+
+  constructor(private readonly options: PeerLoopOptions<T>) {
+    this.grads = options.engine.params.map((p) => options.backend.tensor(p.shape));
+    this.mixer = new TimedMixer(options.mixer);
+  }
+
+  /** This node's parameters on the host. */
+  params(): Promise<Float32Array[]> {
+    return Promise.all(this.options.algorithm.params.map((t) => this.options.backend.read(t)));
+  }
+
+  async validationLoss(): Promise<number> {
+    const params = await this.params();
+    let sum = 0;
+    for (const batch of this.options.validation) sum += await this.options.engine.loss(params, batch);
+    return sum / this.options.validation.length;
+  }
+
+  /** Runs iteration `step`: one gradient, one algorithm step with its gossip rounds. */
+  async step(step: number): Promise<StepReport> {
+    const { engine, backend, algorithm, batches, totalSteps, evalEvery } = this.options;
+    const started = performance.now();
+    const { loss, grads } = await engine.lossAndGrads(await this.params(), batches.next());
+    for (const [i, g] of grads.entries()) backend.write(this.grads[i], g);
+    const computed = performance.now();
+    this.mixer.waitingMs = 0;
+    await algorithm.step({ step, totalSteps, grads: this.grads, mixer: this.mixer });
+    const finished = performance.now();
+    const timing: StepTiming = {
+      gradientMs: computed - started,
+      optimizerMs: finished - computed - this.mixer.waitingMs,
+      waitingMs: this.mixer.waitingMs,
+    };
+    const report: StepReport = { step, trainLoss: loss, timing };
+    if ((step + 1) % evalEvery === 0 || step + 1 === totalSteps) {
+      return { ...report, valLoss: await this.validationLoss() };
+    }
+    return report;
+  }
+
+  release(): void {
+    for (const g of this.grads) this.options.backend.release(g);
+  }
+}
