@@ -33,19 +33,24 @@ export interface PeerLoopOptions<T extends Tensor> {
   readonly validation: readonly TokenBatch[];
   readonly totalSteps: number;
   readonly evalEvery: number;
+  /** A monotonic clock in milliseconds (performance.now where the platform has it). */
+  readonly now?: () => number;
 }
 
 /** Times every gossip round so that a step's wall time splits into computing and waiting. */
 class TimedMixer<T extends Tensor> implements Mixer<T> {
   waitingMs = 0;
-  constructor(private readonly inner: Mixer<T>) {}
+  constructor(
+    private readonly inner: Mixer<T>,
+    private readonly now: () => number,
+  ) {}
 
   async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
-    const started = performance.now();
+    const started = this.now();
     try {
       await this.inner.mix(tensors, key);
     } finally {
-      this.waitingMs += performance.now() - started;
+      this.waitingMs += this.now() - started;
     }
   }
 }
@@ -53,10 +58,12 @@ class TimedMixer<T extends Tensor> implements Mixer<T> {
 export class PeerLoop<T extends Tensor> {
   private readonly grads: T[];
   private readonly mixer: TimedMixer<T>;
+  private readonly now: () => number;
 
   constructor(private readonly options: PeerLoopOptions<T>) {
     this.grads = options.engine.params.map((p) => options.backend.tensor(p.shape));
-    this.mixer = new TimedMixer(options.mixer);
+    this.now = options.now ?? Date.now;
+    this.mixer = new TimedMixer(options.mixer, this.now);
   }
 
   /** This node's parameters on the host. */
@@ -74,13 +81,13 @@ export class PeerLoop<T extends Tensor> {
   /** Runs iteration `step`: one gradient, one algorithm step with its gossip rounds. */
   async step(step: number): Promise<StepReport> {
     const { engine, backend, algorithm, batches, totalSteps, evalEvery } = this.options;
-    const started = performance.now();
+    const started = this.now();
     const { loss, grads } = await engine.lossAndGrads(await this.params(), batches.next());
     for (const [i, g] of grads.entries()) backend.write(this.grads[i], g);
-    const computed = performance.now();
+    const computed = this.now();
     this.mixer.waitingMs = 0;
     await algorithm.step({ step, totalSteps, grads: this.grads, mixer: this.mixer });
-    const finished = performance.now();
+    const finished = this.now();
     const timing: StepTiming = {
       gradientMs: computed - started,
       optimizerMs: finished - computed - this.mixer.waitingMs,

@@ -44,6 +44,7 @@ it('N peer loops on the in-memory network match the lockstep simulator exactly',
         validation: [],
         totalSteps: STEPS,
         evalEvery: 1000,
+        now: () => performance.now(),
       }),
   );
 
