@@ -103,6 +103,13 @@ export type Metrics = z.infer<typeof MetricsSchema>;
 
 // ---- server → peer -------------------------------------------------------------------------------
 
+const InNeighbourSchema = z.object({ peer: id, weight: finite }).strict();
+
+/** One mixing matrix's view from a peer: its own weight, whom it receives from and whom it sends to. */
+export const NeighbourhoodSchema = z
+  .object({ selfWeight: finite, inNeighbours: z.array(InNeighbourSchema), outNeighbours: z.array(id) })
+  .strict();
+
 /**
  * A topology epoch: the members in index order and this peer's place among them. Steps from
  * `activationStep` on use these weights; frames of older epochs are dropped from then on.
@@ -113,11 +120,19 @@ export const EpochSchema = z
     activationStep: z.number().int().min(0),
     members: z.array(id),
     index: z.number().int().min(0),
+    /** The neighbourhood of the matrix of `activationStep` (for a static graph, of every step). */
     selfWeight: finite,
-    inNeighbours: z.array(z.object({ peer: id, weight: finite }).strict()),
+    inNeighbours: z.array(InNeighbourSchema),
     outNeighbours: z.array(id),
     /** A peer that joined late receives its state from this neighbour before it trains. */
     bootstrapFrom: id.optional(),
+    /**
+     * Time-varying topologies only (period > 1, e.g. one-peer-exp): step k uses `schedule[k mod period]`,
+     * the same indexing as Topology.at(k). Absent for static graphs. A peer opens links to every peer
+     * named anywhere in the schedule, and the server relays signals between all of them.
+     */
+    period: z.number().int().min(2).optional(),
+    schedule: z.array(NeighbourhoodSchema).optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@ export {
   LinkStatsSchema,
   type Metrics,
   MetricsSchema,
+  NeighbourhoodSchema,
   ProgressSchema,
   parseEvent,
   type RunConfig,

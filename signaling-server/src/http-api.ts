@@ -1,0 +1,173 @@
+/**
+ * The JSON API and the pages, on node:http (socket.io answers /socket.io/ before this handler runs).
+ *   GET  /api/runs                      runs, without tokens
+ *   POST /api/runs                      create a run (Authorization: Bearer <admin token>) → its join URL
+ *   GET  /api/runs/<id>                 { config, state }: the run's config and its run-state snapshot
+ *   GET  /api/runs/<id>/metrics.json    every metrics point in memory, oldest first
+ *   GET  /api/runs/<id>/metrics.csv     the same as CSV with a header row
+ *   GET  /, /join/<id>, /runs/<id>      the browser client (see client-pages.ts)
+ * Errors are JSON: { error: { code, message } }.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RunConfigSchema } from '@demuon/shared/protocol';
+import { serveClientPage } from './client-pages';
+import type { Limits } from './limits';
+import type { Logger } from './log';
+import { Refusal } from './run';
+import type { RunRegistry } from './run-registry';
+import { issuesText } from './run-store';
+import { sameSecret } from './secrets';
+import type { PublicUrls } from './urls';
+
+export type HttpContext = { registry: RunRegistry; urls: PublicUrls; limits: Limits; log: Logger };
+
+type Handler = (req: IncomingMessage, res: ServerResponse, runId: string) => void | Promise<void>;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
+    {
+      pattern: /^\/api\/runs\/?$/,
+      methods: { GET: (_req, res) => listRuns(ctx, res), POST: (req, res) => createRun(ctx, req, res) },
+    },
+    { pattern: /^\/api\/runs\/([\w-]{1,64})$/, methods: { GET: (_req, res, id) => runState(ctx, res, id) } },
+    {
+      pattern: /^\/api\/runs\/([\w-]{1,64})\/metrics\.json$/,
+      methods: {
+        GET: (_req, res, id) => sendJson(res, 200, { runId: id, points: findRun(ctx, id).metrics.points() }),
+      },
+    },
+    {
+      pattern: /^\/api\/runs\/([\w-]{1,64})\/metrics\.csv$/,
+      methods: {
+        GET: (_req, res, id) => {
+          const csv = findRun(ctx, id).metrics.toCsv();
+          res.writeHead(200, {
+            'content-type': 'text/csv; charset=utf-8',
+            'content-disposition': `inline; filename="${id}-metrics.csv"`,
+          });
+          res.end(csv);
+        },
+      },
+    },
+  ];
+
+  return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route = routes.find((r) => r.pattern.test(path));
+    const run = async () => {
+      if (!route) {
+        if (req.method === 'GET' && serveClientPage(path, ctx.registry, res)) return;
+        throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
+      }
+      const handler = route.methods[req.method ?? ''];
+      if (!handler) {
+        res.setHeader('allow', Object.keys(route.methods).join(', '));
+        throw new HttpError(
+          405,
+          'method-not-allowed',
+          `${path} accepts ${Object.keys(route.methods).join(', ')}`,
+        );
+      }
+      await handler(req, res, route.pattern.exec(path)?.[1] ?? '');
+    };
+    run().catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
+      ctx.log.warn(`${req.method} ${path}: ${(error as Error).stack ?? error}`);
+      sendError(res, 500, 'internal', 'internal server error');
+    });
+  };
+}
+
+function listRuns(ctx: HttpContext, res: ServerResponse): void {
+  sendJson(
+    res,
+    200,
+    ctx.registry.list().map((run) => run.summary()),
+  );
+}
+
+function runState(ctx: HttpContext, res: ServerResponse, id: string): void {
+  const run = findRun(ctx, id);
+  sendJson(res, 200, { config: run.config, state: run.state(Date.now()) });
+}
+
+async function createRun(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (!bearer || !sameSecret(bearer, ctx.registry.adminToken)) {
+    res.setHeader('www-authenticate', 'Bearer');
+    throw new HttpError(
+      401,
+      'bad-admin-token',
+      bearer
+        ? 'wrong admin token'
+        : 'send the admin token printed at start as "Authorization: Bearer <token>"',
+    );
+  }
+  const body = await readBody(req, ctx.limits.maxRequestBytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new HttpError(400, 'bad-json', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = RunConfigSchema.safeParse(json);
+  if (!parsed.success)
+    throw new HttpError(400, 'bad-config', `invalid run config: ${issuesText(parsed.error)}`);
+  const run = await ctx.registry.create(parsed.data);
+  if (run instanceof Refusal) throw new HttpError(409, run.code, run.message);
+  const token = run.secretToken();
+  ctx.log.info(`created run "${run.id}": join ${ctx.urls.join(run.id, token)}`);
+  sendJson(res, 201, {
+    run: run.config,
+    token,
+    joinUrl: ctx.urls.join(run.id, token),
+    overviewUrl: ctx.urls.overview(run.id),
+  });
+}
+
+function findRun(ctx: HttpContext, id: string) {
+  const run = ctx.registry.get(id);
+  if (!run) throw new HttpError(404, 'unknown-run', `no run "${id}" on this server`);
+  return run;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const collect = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // Discard the rest (rather than destroying the socket) so that the 413 reply still arrives.
+      req.off('data', collect);
+      req.resume();
+      reject(new HttpError(413, 'too-large', `the body is over ${limit} bytes`));
+    };
+    req.on('data', collect);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: { code, message } });
+}

@@ -1,0 +1,29 @@
+/** Bounds on what one client may send, and the server's timing defaults. */
+export type Limits = {
+  /** socket.io's maxHttpBufferSize: a larger message closes the connection (no reply is possible). */
+  maxMessageBytes: number;
+  /** Serialized size of a `signal`'s data; larger → 'too-large'. SDP offers are a few KiB. */
+  maxSignalBytes: number;
+  /** Per-socket token bucket: average events per second and burst; beyond → 'rate-limited'. */
+  eventsPerSecond: number;
+  eventBurst: number;
+  /** Runs one socket may watch at once. */
+  maxWatchedRuns: number;
+  /** Body of POST /api/runs. */
+  maxRequestBytes: number;
+};
+
+export const DEFAULT_LIMITS: Limits = {
+  maxMessageBytes: 1_000_000,
+  maxSignalBytes: 16 * 1024,
+  eventsPerSecond: 100,
+  eventBurst: 200,
+  maxWatchedRuns: 16,
+  maxRequestBytes: 64 * 1024,
+};
+
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
+/** How long neighbours of a superseded epoch may still signal each other (see Membership.canRelay). */
+export const DEFAULT_SIGNAL_GRACE_MS = 10_000;
+/** At most 4 run-state snapshots per second per run. */
+export const DEFAULT_RUN_STATE_INTERVAL_MS = 250;

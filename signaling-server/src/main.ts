@@ -1,0 +1,41 @@
+/**
+ * `npm run server -- [--port N] [--host H] [--data-dir DIR] [--config runs.json] [--heartbeat-ms MS]`
+ * Starts the signaling server, prints every run's join and overview URLs, and stops on Ctrl-C.
+ */
+import { parseCli, USAGE, UsageError } from './cli';
+import { consoleLogger } from './log';
+import { createSignalingServer, type SignalingServerOptions } from './server';
+
+async function main(): Promise<void> {
+  let options: SignalingServerOptions | 'help';
+  try {
+    options = parseCli(process.argv.slice(2), process.env);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    if (error instanceof UsageError) console.error(USAGE);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  // A deployed server batches membership changes: a burst of joins becomes one epoch, not one each.
+  const server = await createSignalingServer({ epochBatchMs: 50, ...options, log: consoleLogger });
+  const stop = () => {
+    consoleLogger.info('stopping…');
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: Error) => {
+  console.error(`error: ${error.message}`);
+  process.exit(1);
+});

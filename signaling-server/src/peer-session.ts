@@ -1,0 +1,245 @@
+/**
+ * One socket's conversation with the server. Every incoming event passes the same gate (rate limit, known
+ * name, joined unless it is `join` or `watch`), then its zod schema; anything refused is answered with an
+ * `error-reply` (and a `{ ok: false, error }` acknowledgement when the client asked for one) and changes
+ * nothing. Accepted events are acknowledged with `{ ok: true, … }` when a callback was given.
+ */
+import {
+  EVENTS,
+  JoinSchema,
+  MetricsSchema,
+  ProgressSchema,
+  parseEvent,
+  SignalSchema,
+} from '@demuon/shared/protocol';
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+import type { Limits } from './limits';
+import type { Logger } from './log';
+import type { Member, MemberChannel } from './membership';
+import { Refusal, type Run } from './run';
+import type { RunRegistry } from './run-registry';
+import type { RunStateBroadcaster } from './run-state-broadcaster';
+import { TokenBucket } from './token-bucket';
+import { WatchSchema } from './wire-schemas';
+
+const CLIENT_EVENTS = [
+  EVENTS.join,
+  EVENTS.signal,
+  EVENTS.progress,
+  EVENTS.metrics,
+  EVENTS.leave,
+  EVENTS.watch,
+];
+/** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
+const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch]);
+
+export type SessionContext = {
+  registry: RunRegistry;
+  broadcaster: RunStateBroadcaster;
+  limits: Limits;
+  log: Logger;
+  /** True while the server shuts down: departures then start no epochs. */
+  closing: () => boolean;
+};
+
+type Ack = (reply: unknown) => void;
+/** The handler acknowledged the event itself (join acks before the epochs go out). */
+const ACKED = Symbol('acked');
+type Outcome = Refusal | Record<string, unknown> | typeof ACKED | undefined;
+
+export class PeerSession {
+  private joined: { run: Run; member: Member } | null = null;
+  private readonly bucket: TokenBucket;
+  private readonly watched = new Set<string>();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: SessionContext,
+  ) {
+    this.bucket = new TokenBucket(ctx.limits.eventsPerSecond, ctx.limits.eventBurst, Date.now());
+    socket.use(([event, ...args], next) => {
+      const refusal = this.gate(String(event).slice(0, 64));
+      if (refusal) this.refuse(refusal, String(event).slice(0, 64), ackOf(args));
+      else next();
+    });
+    this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingToken);
+    this.on(EVENTS.signal, SignalSchema, ({ to, data }) => this.signal(to, data));
+    this.on(EVENTS.progress, ProgressSchema, ({ step }) =>
+      this.withMember((run, m) => run.progress(m, step, Date.now())),
+    );
+    this.on(EVENTS.metrics, MetricsSchema, (metrics) =>
+      this.withMember((run, m) => run.recordMetrics(m, metrics, Date.now())),
+    );
+    this.on(EVENTS.leave, undefined, () => this.leave());
+    this.on(EVENTS.watch, WatchSchema, ({ runId }) => this.watch(runId));
+    socket.on('disconnect', () => {
+      if (!ctx.closing()) this.leave();
+    });
+  }
+
+  private gate(event: string): Refusal | undefined {
+    const { eventsPerSecond, eventBurst } = this.ctx.limits;
+    if (!this.bucket.take(Date.now())) {
+      return new Refusal(
+        'rate-limited',
+        `over ${eventsPerSecond} events/s (burst ${eventBurst}); event dropped`,
+      );
+    }
+    if (!CLIENT_EVENTS.includes(event as (typeof CLIENT_EVENTS)[number])) {
+      return new Refusal(
+        'bad-event',
+        `unknown event '${event}'; expected one of ${CLIENT_EVENTS.join(', ')}`,
+      );
+    }
+    if (!this.joined && !BEFORE_JOIN.has(event)) {
+      return new Refusal('not-joined', `send '${EVENTS.join}' before '${event}'`);
+    }
+    return undefined;
+  }
+
+  /** Registers a handler that gets the parsed payload; `precheck` may refuse before parsing. */
+  private on<T>(
+    event: string,
+    schema: z.ZodType<T> | undefined,
+    handle: (payload: T, ack: Ack | undefined) => Outcome,
+    precheck?: (payload: unknown) => Refusal | undefined,
+  ): void {
+    this.socket.on(event, (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const payload = ack ? args.slice(0, -1)[0] : args[0];
+      const outcome = this.guarded(event, () => {
+        const refusal = precheck?.(payload);
+        if (refusal) return refusal;
+        const parsed = parsePayload(schema, event, payload);
+        return parsed instanceof Refusal ? parsed : handle(parsed, ack);
+      });
+      if (outcome instanceof Refusal) this.refuse(outcome, event, ack);
+      else if (ack && outcome !== ACKED) ack({ ok: true, ...outcome });
+    });
+  }
+
+  /** A failure of the server itself is logged and answered as 'internal'. */
+  private guarded(event: string, act: () => Outcome): Outcome {
+    try {
+      return act();
+    } catch (error) {
+      this.ctx.log.warn(
+        `'${event}' from socket ${this.socket.id} failed: ${(error as Error).stack ?? error}`,
+      );
+      return new Refusal('internal', `the server failed to handle '${event}'`);
+    }
+  }
+
+  private join(join: z.infer<typeof JoinSchema>, ack: Ack | undefined): Outcome {
+    if (this.joined) {
+      return new Refusal(
+        'already-joined',
+        `this socket is peer ${this.joined.member.id}; send 'leave' first`,
+      );
+    }
+    const run = this.ctx.registry.get(join.runId);
+    if (!run) return new Refusal('unknown-run', `no run "${join.runId}" on this server`);
+    if (!run.checkToken(join.token)) {
+      return new Refusal('bad-token', `wrong token for run "${join.runId}": use the token of its join URL`);
+    }
+    const { name, platform, backend } = join;
+    const result = run.join({ name, platform, backend }, this.channel(), Date.now(), (member) => {
+      this.joined = { run, member };
+      ack?.({ ok: true, peerId: member.id, run: run.config });
+    });
+    return result instanceof Refusal ? result : ACKED;
+  }
+
+  private signal(to: string, data: Record<string, unknown>): Outcome {
+    return this.withMember((run, member) => {
+      const bytes = Buffer.byteLength(JSON.stringify(data));
+      if (bytes > this.ctx.limits.maxSignalBytes) {
+        return new Refusal(
+          'too-large',
+          `signal data is ${bytes} bytes, at most ${this.ctx.limits.maxSignalBytes}`,
+        );
+      }
+      const check = run.relay(member, to, data, Date.now());
+      if (check === 'unknown-peer') {
+        return new Refusal('unknown-peer', `peer ${to} is not in run "${run.id}"`);
+      }
+      if (check === 'not-neighbour') {
+        return new Refusal(
+          'not-neighbour',
+          `peer ${to} is not a neighbour of ${member.id} in the current epoch`,
+        );
+      }
+      return undefined;
+    });
+  }
+
+  private leave(): Outcome {
+    const joined = this.joined;
+    this.joined = null;
+    joined?.run.leave(joined.member.id, Date.now());
+    return undefined;
+  }
+
+  private watch(runId: string): Outcome {
+    const run = this.ctx.registry.get(runId);
+    if (!run) return new Refusal('unknown-run', `no run "${runId}" on this server`);
+    if (!this.watched.has(runId) && this.watched.size >= this.ctx.limits.maxWatchedRuns) {
+      return new Refusal(
+        'too-many-watches',
+        `a socket watches at most ${this.ctx.limits.maxWatchedRuns} runs`,
+      );
+    }
+    this.watched.add(runId);
+    this.ctx.broadcaster.watch(this.socket, run);
+    return undefined;
+  }
+
+  /** Runs `act` for the joined member; a Refusal it returns is passed on, anything else means done. */
+  private withMember(act: (run: Run, member: Member) => unknown): Outcome {
+    // The gate let the event through only when joined; an eviction can still come in between.
+    if (!this.joined) return new Refusal('not-joined', 'this socket is not a member of a run');
+    const result = act(this.joined.run, this.joined.member);
+    return result instanceof Refusal ? result : undefined;
+  }
+
+  private channel(): MemberChannel {
+    return {
+      epoch: (payload) => this.socket.emit(EVENTS.epoch, payload),
+      signal: (from, data) => this.socket.emit(EVENTS.signal, { from, data }),
+      evicted: (reason) => {
+        this.joined = null;
+        this.socket.emit(EVENTS.error, { code: 'evicted', message: `${reason}; join again to continue` });
+      },
+    };
+  }
+
+  private refuse(refusal: Refusal, event: string, ack: Ack | undefined): void {
+    const { code, message } = refusal;
+    this.socket.emit(EVENTS.error, { code, message, event });
+    ack?.({ ok: false, error: { code, message } });
+  }
+}
+
+function parsePayload<T>(schema: z.ZodType<T> | undefined, event: string, payload: unknown): T | Refusal {
+  if (!schema) return undefined as T;
+  try {
+    return parseEvent(schema, event, payload);
+  } catch (error) {
+    return new Refusal('bad-event', (error as Error).message);
+  }
+}
+
+function ackOf(args: unknown[]): Ack | undefined {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as Ack) : undefined;
+}
+
+/** A join without a token is refused as 'bad-token' (not a generic 'bad-event'): it is the usual mistake. */
+function missingToken(payload: unknown): Refusal | undefined {
+  const token = (payload as { token?: unknown } | null)?.token;
+  if (typeof payload === 'object' && payload !== null && (typeof token !== 'string' || token === '')) {
+    return new Refusal('bad-token', "join needs the run's token: the token=… part of the join URL");
+  }
+  return undefined;
+}

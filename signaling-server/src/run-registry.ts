@@ -1,0 +1,150 @@
+/**
+ * All runs of a server, persisted in `<dataDir>/runs.json` with their tokens, and their metrics under
+ * `<dataDir>/<runId>/`. A run is written to disk before anyone learns its token, so a token that was
+ * handed out always survives a restart.
+ */
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { RunConfig } from '@demuon/shared/protocol';
+import type { Logger } from './log';
+import { type MetricsLimits, MetricsStore } from './metrics-store';
+import { Refusal, Run } from './run';
+import { RunStore, type StoredRun } from './run-store';
+import { newToken } from './secrets';
+
+export type RegistryOptions = {
+  dataDir: string;
+  log: Logger;
+  signalGraceMs: number;
+  epochBatchMs: number;
+  metricsLimits: MetricsLimits;
+  /** Use this admin token instead of the stored (or a new random) one. */
+  adminToken?: string;
+  onChange: (run: Run) => void;
+};
+
+/** Epoch counters change at every join and leave; they are written at most this often. */
+const EPOCH_SAVE_DELAY_MS = 1000;
+
+export class RunRegistry {
+  private readonly runs = new Map<string, Run>();
+  /** Ids being created (their metrics file is being read), so that two requests cannot both create one. */
+  private readonly reserved = new Set<string>();
+  private saveTimer: NodeJS.Timeout | undefined;
+  private readonly savedEpochs = new Map<string, number>();
+
+  private constructor(
+    private readonly store: RunStore,
+    readonly adminToken: string,
+    private readonly options: RegistryOptions,
+  ) {}
+
+  /** Loads runs.json (or starts empty); throws naming the problem when the file is not valid. */
+  static async open(options: RegistryOptions): Promise<RunRegistry> {
+    const store = new RunStore(join(options.dataDir, 'runs.json'));
+    const loaded = store.load();
+    const adminToken = options.adminToken ?? loaded.adminToken ?? newToken();
+    const registry = new RunRegistry(store, adminToken, options);
+    for (const stored of loaded.runs) registry.add(await registry.instantiate(stored));
+    if (adminToken !== loaded.adminToken) registry.save();
+    return registry;
+  }
+
+  get(id: string): Run | undefined {
+    return this.runs.get(id);
+  }
+
+  list(): Run[] {
+    return [...this.runs.values()];
+  }
+
+  /** Creates a run with a fresh token; a Refusal when the id is taken. */
+  async create(config: RunConfig): Promise<Run | Refusal> {
+    if (this.runs.has(config.id) || this.reserved.has(config.id)) {
+      return new Refusal('run-exists', `a run with id "${config.id}" already exists; choose another id`);
+    }
+    this.reserved.add(config.id);
+    try {
+      const run = await this.instantiate({ config, token: newToken(), createdAt: Date.now(), lastEpoch: 0 });
+      this.add(run);
+      try {
+        this.save();
+      } catch (error) {
+        this.runs.delete(run.id);
+        await run.metrics.close();
+        throw error;
+      }
+      return run;
+    } finally {
+      this.reserved.delete(config.id);
+    }
+  }
+
+  /**
+   * Makes sure these runs exist (the config file, the default run). A run that exists with another config
+   * takes the new one and keeps its token, epoch counter and metrics: the file is the host's word.
+   */
+  async ensure(configs: readonly RunConfig[]): Promise<void> {
+    for (const config of configs) {
+      const existing = this.runs.get(config.id);
+      if (!existing) {
+        await this.create(config);
+        continue;
+      }
+      if (sameConfig(existing.config, config)) continue;
+      if (existing.memberCount > 0) throw new Error(`run "${config.id}" has peers; cannot change its config`);
+      this.options.log.warn(`run "${config.id}": config changed, keeping its token and metrics`);
+      this.add(new Run({ ...this.runOptions(existing.metrics), stored: { ...existing.stored(), config } }));
+      this.save();
+    }
+  }
+
+  /** Schedules writing runs.json when the run's epoch counter moved since it was last written. */
+  noteChange(run: Run): void {
+    if (this.savedEpochs.get(run.id) === run.epochNumber) return;
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveOrWarn();
+    }, EPOCH_SAVE_DELAY_MS).unref();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    this.saveOrWarn();
+    await Promise.all(this.list().map((run) => run.close()));
+  }
+
+  private save(): void {
+    const runs = this.list().map((run) => run.stored());
+    this.store.save(this.adminToken, runs);
+    for (const run of runs) this.savedEpochs.set(run.config.id, run.lastEpoch);
+  }
+
+  private saveOrWarn(): void {
+    try {
+      this.save();
+    } catch (error) {
+      this.options.log.warn(`cannot write ${this.store.file}: ${(error as Error).message}`);
+    }
+  }
+
+  private async instantiate(stored: StoredRun): Promise<Run> {
+    const file = join(this.options.dataDir, stored.config.id, 'metrics.jsonl');
+    const metrics = await MetricsStore.open(file, this.options.metricsLimits, this.options.log);
+    return new Run({ ...this.runOptions(metrics), stored });
+  }
+
+  private runOptions(metrics: MetricsStore) {
+    const { signalGraceMs, epochBatchMs, onChange } = this.options;
+    return { metrics, signalGraceMs, epochBatchMs, onChange };
+  }
+
+  private add(run: Run): void {
+    this.runs.set(run.id, run);
+  }
+}
+
+function sameConfig(a: RunConfig, b: RunConfig): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+}

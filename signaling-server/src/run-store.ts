@@ -1,0 +1,90 @@
+/**
+ * `<dataDir>/runs.json`: the run configs, their join tokens, the admin token and the last epoch number of
+ * every run. Written atomically (temporary file, fsync, rename), so a crash leaves the old or the new file,
+ * never a mix. A file that does not parse stops the server with the reason instead of being overwritten.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
+import { z } from 'zod';
+
+export type StoredRun = {
+  config: RunConfig;
+  token: string;
+  createdAt: number;
+  /** The last epoch number handed out, so numbers keep growing after a restart. */
+  lastEpoch: number;
+};
+
+export type StoredState = { adminToken: string | null; runs: StoredRun[] };
+
+const StoredFileSchema = z
+  .object({
+    version: z.literal(1),
+    adminToken: z.string().min(16),
+    runs: z.array(
+      z
+        .object({
+          config: z.unknown(),
+          token: z.string().min(16),
+          createdAt: z.number().int(),
+          lastEpoch: z.number().int().min(0).default(0),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export class RunStore {
+  constructor(readonly file: string) {}
+
+  load(): StoredState {
+    if (!existsSync(this.file)) return { adminToken: null, runs: [] };
+    const fail = (why: string) =>
+      new Error(`${this.file}: ${why} (fix or move the file away; the server does not overwrite it)`);
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch (error) {
+      throw fail(`not valid JSON: ${(error as Error).message}`);
+    }
+    const parsed = StoredFileSchema.safeParse(json);
+    if (!parsed.success) throw fail(issuesText(parsed.error));
+    const seen = new Set<string>();
+    const runs = parsed.data.runs.map((run, i) => {
+      const config = RunConfigSchema.safeParse(run.config);
+      if (!config.success) throw fail(`runs.${i}.config: ${issuesText(config.error)}`);
+      if (seen.has(config.data.id)) throw fail(`run "${config.data.id}" appears twice`);
+      seen.add(config.data.id);
+      return { ...run, config: config.data };
+    });
+    return { adminToken: parsed.data.adminToken, runs };
+  }
+
+  save(adminToken: string, runs: readonly StoredRun[]): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const text = `${JSON.stringify({ version: 1, adminToken, runs }, null, 2)}\n`;
+    const temporary = `${this.file}.${process.pid}.tmp`;
+    const fd = openSync(temporary, 'w', 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, this.file);
+  }
+}
+
+export function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,140 @@
+/**
+ * The signaling server: node:http for the JSON API and pages, socket.io on the same port for peers and
+ * dashboards, runs persisted under dataDir. `createSignalingServer` resolves once it listens.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { createHttpHandler } from './http-api';
+import {
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_RUN_STATE_INTERVAL_MS,
+  DEFAULT_SIGNAL_GRACE_MS,
+  type Limits,
+} from './limits';
+import { consoleLogger, type Logger } from './log';
+import { DEFAULT_METRICS_LIMITS, type MetricsLimits } from './metrics-store';
+import { PeerSession } from './peer-session';
+import { DEFAULT_RUN, parseRunConfigs } from './run-configs';
+import { RunRegistry } from './run-registry';
+import { RunStateBroadcaster } from './run-state-broadcaster';
+import { PublicUrls, publicBase } from './urls';
+
+export type SignalingServerOptions = {
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Default 127.0.0.1; 0.0.0.0 to accept peers from other machines. */
+  host?: string;
+  /** Where runs.json and the metrics of every run live. */
+  dataDir: string;
+  /** Run configs (RunConfig inputs, validated here) to create, or to update when their config changed. */
+  runs?: readonly unknown[];
+  /** A peer that sends neither progress nor metrics for this long is removed. Default 10 s. */
+  heartbeatTimeoutMs?: number;
+  log?: Logger;
+  /** Fixes the admin token (otherwise the stored one, or a new random one). */
+  adminToken?: string;
+  signalGraceMs?: number;
+  /**
+   * Membership changes within this window share one epoch (default 0: one epoch per change). Worth it
+   * for runs of hundreds of peers joining at once: every epoch goes to every member.
+   */
+  epochBatchMs?: number;
+  runStateIntervalMs?: number;
+  limits?: Partial<Limits>;
+  metricsLimits?: Partial<MetricsLimits>;
+};
+
+export type SignalingServer = {
+  /** http://HOST:PORT */
+  url: string;
+  port: number;
+  adminToken: string;
+  runs: RunRegistry;
+  urls: PublicUrls;
+  close(): Promise<void>;
+};
+
+export async function createSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
+  const { port, host = '127.0.0.1', dataDir } = options;
+  const log = options.log ?? consoleLogger;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  const configs = parseRunConfigs(options.runs ?? [], 'runs');
+  let closing = false;
+
+  const registry: RunRegistry = await RunRegistry.open({
+    dataDir,
+    log,
+    adminToken: options.adminToken,
+    signalGraceMs: options.signalGraceMs ?? DEFAULT_SIGNAL_GRACE_MS,
+    epochBatchMs: options.epochBatchMs ?? 0,
+    metricsLimits: { ...DEFAULT_METRICS_LIMITS, ...options.metricsLimits },
+    onChange: (run) => {
+      broadcaster.changed(run);
+      registry.noteChange(run);
+    },
+  });
+  await registry.ensure(configs);
+  if (!registry.get(DEFAULT_RUN.id)) await registry.create(DEFAULT_RUN);
+
+  // The HTTP handler must exist before socket.io attaches: engine.io wraps the listeners it finds.
+  const http = { registry, limits, log, urls: new PublicUrls('') };
+  const httpServer = createServer(createHttpHandler(http));
+  const io = new Server(httpServer, { maxHttpBufferSize: limits.maxMessageBytes, serveClient: false });
+  const broadcaster = new RunStateBroadcaster(
+    io,
+    options.runStateIntervalMs ?? DEFAULT_RUN_STATE_INTERVAL_MS,
+  );
+  const session = { registry, broadcaster, limits, log, closing: () => closing };
+  io.on('connection', (socket) => new PeerSession(socket, session));
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    await registry.close();
+    throw new Error(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+  const actualPort = (httpServer.address() as AddressInfo).port;
+  const urls = new PublicUrls(publicBase(host, actualPort));
+  http.urls = urls;
+
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const run of registry.list()) run.evictSilent(now, heartbeatTimeoutMs);
+    },
+    Math.min(1000, Math.max(20, heartbeatTimeoutMs / 4)),
+  );
+
+  log.info(`signaling server on ${urls.base} (data in ${dataDir})`);
+  for (const run of registry.list()) {
+    log.info(`run "${run.id}"${run.config.name ? ` (${run.config.name})` : ''}`);
+    log.info(`  join:     ${urls.join(run.id, run.secretToken())}`);
+    log.info(`  overview: ${urls.overview(run.id)}`);
+  }
+  log.info(`admin token for POST /api/runs: ${registry.adminToken}`);
+
+  return {
+    url: urls.base,
+    port: actualPort,
+    adminToken: registry.adminToken,
+    runs: registry,
+    urls,
+    async close() {
+      if (closing) return;
+      // Departures during shutdown must not start epochs: the members come back after a restart.
+      closing = true;
+      clearInterval(sweep);
+      broadcaster.close();
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      httpServer.closeAllConnections();
+      await closed;
+      await registry.close();
+    },
+  };
+}
