@@ -1,3 +1,10 @@
 export { type AssemblerOptions, MessageAssembler, type MessageKey } from './assembler';
 export { MemoryNetwork } from './memory';
-export { type GossipLink, GossipMixer, type MixingSchedule, type MixingWeights } from './mixer';
+export {
+  type GossipLink,
+  GossipMixer,
+  type MixingSchedule,
+  type MixingWeights,
+  type Neighbourhood,
+  neighbourhoodOf,
+} from './mixer';

@@ -4,7 +4,7 @@
  */
 import type { Mixer, RoundKey } from '../optim/types';
 import type { Tensor, TensorBackend } from '../tensor';
-import { type GossipLink, GossipMixer, type MixingSchedule } from './mixer';
+import { type GossipLink, GossipMixer, type MixingSchedule, neighbourhoodOf } from './mixer';
 
 interface Pending {
   values?: Float32Array[];
@@ -41,7 +41,7 @@ export class MemoryNetwork {
     node: number,
     schedule: MixingSchedule,
   ): Mixer<T> & { release(): void } {
-    const gossip = new GossipMixer(backend, node, schedule, this.link(node));
+    const gossip = new GossipMixer(backend, neighbourhoodOf(schedule, node), this.link(node));
     return {
       mix: (tensors, key) => gossip.mix(tensors, key),
       average: async (tensors, key) => {

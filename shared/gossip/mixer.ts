@@ -22,36 +22,49 @@ export interface GossipLink {
   receive(from: number, key: RoundKey): Promise<Float32Array[]>;
 }
 
+/** One node's row of W at an iteration: its self weight, whom it hears (ascending) and whom it feeds. */
+export interface Neighbourhood {
+  readonly selfWeight: number;
+  readonly inNeighbours: readonly { readonly from: number; readonly weight: number }[];
+  readonly outNeighbours: readonly number[];
+}
+
+/** Node `node`'s neighbourhoods read off a full mixing-matrix schedule (simulator, tests). */
+export function neighbourhoodOf(schedule: MixingSchedule, node: number): (step: number) => Neighbourhood {
+  return (step) => {
+    const { n, weights } = schedule.at(step);
+    const inNeighbours: { from: number; weight: number }[] = [];
+    const outNeighbours: number[] = [];
+    for (let j = 0; j < n; j++) {
+      if (j === node) continue;
+      if (weights[node * n + j] !== 0) inNeighbours.push({ from: j, weight: weights[node * n + j] });
+      if (weights[j * n + node] !== 0) outNeighbours.push(j);
+    }
+    return { selfWeight: weights[node * n + node], inNeighbours, outNeighbours };
+  };
+}
+
 export class GossipMixer<T extends Tensor> implements Mixer<T> {
   /** Receive buffers, one set per in-neighbour slot, reused across rounds. */
   private readonly scratch = new Map<string, T>();
 
   constructor(
     private readonly backend: TensorBackend<T>,
-    readonly node: number,
-    private readonly schedule: MixingSchedule,
+    private readonly neighbourhood: (step: number) => Neighbourhood,
     private readonly link: GossipLink,
   ) {}
 
   async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
-    const w = this.schedule.at(key.step);
-    const row = (j: number) => w.weights[this.node * w.n + j];
-    const senders: number[] = [];
-    const receivers: number[] = [];
-    for (let j = 0; j < w.n; j++) {
-      if (j === this.node) continue;
-      if (row(j) !== 0) senders.push(j);
-      if (w.weights[j * w.n + this.node] !== 0) receivers.push(j);
-    }
-    if (receivers.length > 0) {
+    const { selfWeight, inNeighbours, outNeighbours } = this.neighbourhood(key.step);
+    if (outNeighbours.length > 0) {
       // Fresh host copies: the link may hand them to several receivers, who only read them.
       const values = await Promise.all(tensors.map((t) => this.backend.read(t)));
-      for (const to of receivers) this.link.send(to, key, values);
+      for (const to of outNeighbours) this.link.send(to, key, values);
     }
-    const received = await Promise.all(senders.map((from) => this.link.receive(from, key)));
+    const received = await Promise.all(inNeighbours.map(({ from }) => this.link.receive(from, key)));
     for (const [k, t] of tensors.entries()) {
-      const terms: [number, T][] = [[row(this.node), t]];
-      for (const [slot, from] of senders.entries()) {
+      const terms: [number, T][] = [[selfWeight, t]];
+      for (const [slot, { from, weight }] of inNeighbours.entries()) {
         const values = received[slot][k];
         if (!values || values.length !== t.size) {
           throw new Error(
@@ -60,7 +73,7 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
         }
         const buffer = this.buffer(slot, k, t);
         this.backend.write(buffer, values);
-        terms.push([row(from), buffer]);
+        terms.push([weight, buffer]);
       }
       this.backend.combine(t, terms);
     }

@@ -4,7 +4,7 @@
  * neighbour is contained.
  */
 
-import { GossipMixer } from '@demuon/shared/gossip';
+import { GossipMixer, neighbourhoodOf } from '@demuon/shared/gossip';
 import { makeTopology } from '@demuon/shared/graph';
 import { algorithmConfig, createAlgorithm, type ParamInfo } from '@demuon/shared/optim';
 import { Lockstep } from '@demuon/shared/peer';
@@ -69,7 +69,7 @@ async function runOverWebRtc(encoding: WireEncoding, grads: Float32Array[][][], 
   const links = await ringOfLinks(encoding);
   const nodes = links.map((link, i) => ({
     algorithm: createAlgorithm(backend, PARAMS, x0, config),
-    mixer: new GossipMixer(backend, i, topology, link),
+    mixer: new GossipMixer(backend, neighbourhoodOf(topology, i), link),
     grads: PARAMS.map((p) => backend.tensor(p.shape)),
   }));
   for (let k = 0; k < STEPS; k++) {
