@@ -119,8 +119,9 @@ export class WebRtcGossipLink implements GossipLink {
   private onFrame(neighbour: Neighbour, data: Uint8Array): void {
     neighbour.stats.bytesReceived += data.byteLength;
     neighbour.stats.framesReceived++;
+    // Frames of a later epoch are kept: a neighbour may switch one step before this node does.
     const epoch = this.options.epoch();
-    const message = neighbour.assembler.receive(data, (k: MessageKey) => k.epoch === epoch);
+    const message = neighbour.assembler.receive(data, (k: MessageKey) => k.epoch >= epoch);
     if (!message) return;
     const id = keyId(message.key.epoch, message.key.step, message.key.round);
     const waiter = neighbour.waiting.get(id);

@@ -1,0 +1,275 @@
+/**
+ * A node of a networked run: joins through the signaling server, opens a WebRTC data channel to each
+ * neighbour the server assigns, and runs the peer loop with gossip over those channels. Everything
+ * platform-specific (socket, WebRTC implementation, engine, backend, data) is passed in, so the same
+ * class serves the Node peer and the browser worker.
+ */
+import { BatchSampler, fixedBatches, planShards, type TokenizedDocument } from '@demuon/shared/data';
+import { GossipMixer, type Neighbourhood } from '@demuon/shared/gossip';
+import { type GradientEngine, gptConfig, initGptParams } from '@demuon/shared/model';
+import { createAlgorithm, type DecentralizedAlgorithm } from '@demuon/shared/optim';
+import { PeerLoop, type StepReport } from '@demuon/shared/peer';
+import {
+  type Epoch,
+  EpochSchema,
+  EVENTS,
+  type RunConfig,
+  RunConfigSchema,
+  runHash,
+} from '@demuon/shared/protocol';
+import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
+import SimplePeer from 'simple-peer';
+import type { Socket } from 'socket.io-client';
+import { WebRtcGossipLink } from './webrtc-link';
+
+export interface NetworkPeerOptions<T extends Tensor> {
+  /** A connected socket.io client of the signaling server. */
+  readonly socket: Socket;
+  readonly runId: string;
+  readonly token: string;
+  readonly name?: string;
+  readonly platform: 'browser' | 'node';
+  readonly engine: GradientEngine;
+  readonly backend: TensorBackend<T>;
+  /** The tokenised corpus, split as every peer of the run splits it. */
+  readonly data: {
+    readonly train: TokenizedDocument[];
+    readonly val: TokenizedDocument[];
+    readonly vocabSize: number;
+  };
+  /** A WebRTC implementation for Node (`@roamhq/wrtc`); browsers have their own. */
+  readonly wrtc?: SimplePeer.Options['wrtc'];
+  /** Training waits for an epoch with at least this many members. */
+  readonly waitForPeers?: number;
+  readonly now?: () => number;
+  readonly onStep?: (report: StepReport, epoch: Epoch) => void;
+  readonly log?: (line: string) => void;
+}
+
+export class NetworkPeer<T extends Tensor> {
+  private readonly epochs: Epoch[] = [];
+  private readonly handles = new Map<string, number>();
+  private readonly connections = new Map<string, SimplePeer.Instance>();
+  private readonly open = new Set<string>();
+  private readonly link: WebRtcGossipLink;
+  private currentEpoch = 0;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+
+  /**
+   * Joins the run and returns the peer, ready to train. Listeners are in place before `join` is sent,
+   * so no epoch or signal the server sends right after accepting the peer can be missed.
+   */
+  static async join<T extends Tensor>(options: NetworkPeerOptions<T>): Promise<NetworkPeer<T>> {
+    const { socket } = options;
+    const early: { event: string; payload: unknown }[] = [];
+    const buffer = (event: string) => (payload: unknown) => early.push({ event, payload });
+    const onEpoch = buffer(EVENTS.epoch);
+    const onSignal = buffer(EVENTS.signal);
+    socket.on(EVENTS.epoch, onEpoch);
+    socket.on(EVENTS.signal, onSignal);
+    try {
+      const ack = await socket.emitWithAck(EVENTS.join, {
+        runId: options.runId,
+        token: options.token,
+        platform: options.platform,
+        backend: options.backend.name.startsWith('webgpu') ? 'webgpu' : 'cpu',
+        ...(options.name ? { name: options.name } : {}),
+      });
+      if (!ack?.ok)
+        throw new Error(
+          `the server refused to join run '${options.runId}': ${ack?.error?.message ?? 'no reason given'}`,
+        );
+      const peer = new NetworkPeer(options, String(ack.peerId), RunConfigSchema.parse(ack.run));
+      for (const { event, payload } of early) peer.dispatch(event, payload);
+      return peer;
+    } finally {
+      socket.off(EVENTS.epoch, onEpoch);
+      socket.off(EVENTS.signal, onSignal);
+    }
+  }
+
+  private constructor(
+    private readonly options: NetworkPeerOptions<T>,
+    readonly peerId: string,
+    readonly run: RunConfig,
+  ) {
+    const { socket, engine } = options;
+    this.link = new WebRtcGossipLink({
+      run: runHash(run.id),
+      encoding: run.encoding,
+      tensorSizes: engine.params.map((p) => p.shape.reduce((a, b) => a * b, 1)),
+      epoch: () => this.currentEpoch,
+      timeoutMs: run.gossipTimeoutMs,
+    });
+    socket.on(EVENTS.epoch, (payload: unknown) => this.dispatch(EVENTS.epoch, payload));
+    socket.on(EVENTS.signal, (payload: unknown) => this.dispatch(EVENTS.signal, payload));
+    socket.on(EVENTS.error, (e: unknown) => options.log?.(`server: ${JSON.stringify(e)}`));
+  }
+
+  private dispatch(event: string, payload: unknown): void {
+    if (event === EVENTS.epoch) this.onEpoch(EpochSchema.parse(payload));
+    else {
+      const { from, data } = payload as { from: string; data: SimplePeer.SignalData };
+      this.connection(from).signal(data);
+    }
+  }
+
+  /** Trains until the run's last step (or `stop`), reporting progress and metrics to the server. */
+  async train(): Promise<void> {
+    const { engine, backend, data, socket } = this.options;
+    const run = this.run;
+    const first = await this.until(() =>
+      this.epochs.find((e) => e.members.length >= (this.options.waitForPeers ?? 1)),
+    );
+    if (!first) return;
+    const model = gptConfig(run.model.preset, { vocabSize: data.vocabSize });
+    const shard = planShards(data.train, run.data, { nodes: first.members.length, seed: run.seed }).nodes[
+      first.index
+    ];
+    const algorithm: DecentralizedAlgorithm<T> = createAlgorithm(
+      backend,
+      engine.params,
+      initGptParams(model, run.seed),
+      run.algorithm,
+    );
+    const mixer = new GossipMixer(backend, (step) => this.neighbourhood(step), this.link);
+    const loop = new PeerLoop({
+      engine,
+      backend,
+      algorithm,
+      mixer,
+      batches: new BatchSampler(shard.documents, {
+        batchSize: run.batch,
+        context: model.context,
+        seed: run.seed * 1000 + first.index,
+      }),
+      validation: fixedBatches(data.val, {
+        batchSize: run.batch,
+        context: model.context,
+        count: run.evalBatches,
+        seed: run.seed,
+      }),
+      totalSteps: run.steps,
+      evalEvery: run.evalEvery,
+      now: this.options.now,
+    });
+    for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
+      const epoch = this.epochAt(step);
+      await this.until(() => this.neighboursOf(epoch).every((p) => this.open.has(p)) || undefined);
+      this.currentEpoch = epoch.epoch;
+      const report = await loop.step(step);
+      socket.emit(EVENTS.progress, { step: step + 1 });
+      if (report.valLoss !== undefined || (step + 1) % 5 === 0) {
+        socket.emit(EVENTS.metrics, {
+          step: step + 1,
+          epoch: epoch.epoch,
+          trainLoss: report.trainLoss,
+          ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
+          bytesSent: this.total('bytesSent'),
+          bytesReceived: this.total('bytesReceived'),
+          timing: report.timing,
+        });
+      }
+      this.options.onStep?.(report, epoch);
+    }
+    this.finalParams = await loop.params();
+    loop.release();
+    algorithm.release();
+  }
+
+  /** This node's parameters after training (for tests and export). */
+  finalParams: Float32Array[] | null = null;
+
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  close(): void {
+    this.stop();
+    for (const c of this.connections.values()) c.destroy();
+    this.connections.clear();
+  }
+
+  private onEpoch(epoch: Epoch): void {
+    this.epochs.push(epoch);
+    this.epochs.sort((a, b) => a.activationStep - b.activationStep || a.epoch - b.epoch);
+    for (const peer of this.neighboursOf(epoch)) this.connection(peer);
+    this.wake?.();
+  }
+
+  private epochAt(step: number): Epoch {
+    let current = this.epochs[0];
+    for (const e of this.epochs) if (e.activationStep <= step) current = e;
+    return current;
+  }
+
+  /** The epoch's neighbourhood for a step in stable numeric handles, in the server's (index) order. */
+  private neighbourhood(step: number): Neighbourhood {
+    const epoch = this.epochAt(step);
+    const view = epoch.schedule && epoch.period ? epoch.schedule[step % epoch.period] : epoch;
+    return {
+      selfWeight: view.selfWeight,
+      inNeighbours: view.inNeighbours.map(({ peer, weight }) => ({ from: this.handle(peer), weight })),
+      outNeighbours: view.outNeighbours.map((peer) => this.handle(peer)),
+    };
+  }
+
+  private neighboursOf(epoch: Epoch): string[] {
+    const views = epoch.schedule ?? [epoch];
+    const peers = new Set<string>();
+    for (const v of views) {
+      for (const n of v.inNeighbours) peers.add(n.peer);
+      for (const p of v.outNeighbours) peers.add(p);
+    }
+    return [...peers];
+  }
+
+  private handle(peer: string): number {
+    let h = this.handles.get(peer);
+    if (h === undefined) {
+      h = this.handles.size;
+      this.handles.set(peer, h);
+    }
+    return h;
+  }
+
+  /** The data channel to `peer`, created on first need; the smaller id initiates. */
+  private connection(peer: string): SimplePeer.Instance {
+    let c = this.connections.get(peer);
+    if (c) return c;
+    c = new SimplePeer({
+      initiator: this.peerId < peer,
+      wrtc: this.options.wrtc,
+      config: { iceServers: this.run.iceServers },
+    });
+    c.on('signal', (data) => this.options.socket.emit(EVENTS.signal, { to: peer, data }));
+    c.on('connect', () => {
+      this.link.attach(this.handle(peer), c);
+      this.open.add(peer);
+      this.wake?.();
+    });
+    c.on('close', () => this.open.delete(peer));
+    c.on('error', (error) => this.options.log?.(`link to ${peer}: ${error.message}`));
+    this.connections.set(peer, c);
+    return c;
+  }
+
+  private total(field: 'bytesSent' | 'bytesReceived'): number {
+    let n = 0;
+    for (const h of this.handles.values()) n += this.link.stats(h)?.[field] ?? 0;
+    return n;
+  }
+
+  /** Resolves with `check()` once it is defined, re-checking whenever something arrives. */
+  private async until<V>(check: () => V | undefined): Promise<V | undefined> {
+    for (;;) {
+      const value = check();
+      if (value !== undefined || this.stopping) return value;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * A networked run end to end: the signaling server on loopback, four peers joining with real
+ * socket.io clients, WebRTC data channels to their ring neighbours, DeMuon on the tiny GPT with fp32
+ * gossip. The peers end where the in-process simulator ends with the same seeds: the same parameters.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchSampler, planShards } from '@demuon/shared/data';
+import { makeTopology } from '@demuon/shared/graph';
+import { gptConfig, initGptParams } from '@demuon/shared/model';
+import { Lockstep } from '@demuon/shared/peer';
+import { RunConfigSchema } from '@demuon/shared/protocol';
+import wrtc from '@roamhq/wrtc';
+import * as ort from 'onnxruntime-node';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, expect, it } from 'vitest';
+import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
+import { NetworkPeer } from '../../client/src/net/network-peer';
+import { prepareBrownData } from '../../client/src/node/corpus';
+import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
+import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+
+const N = 4;
+const RUN = RunConfigSchema.parse({
+  id: 'net',
+  model: { preset: 'tiny', vocab: 512 },
+  topology: 'ring',
+  algorithm: { name: 'demuon', lr: { eta: 0.05, schedule: 'linear' } },
+  steps: 12,
+  batch: 4,
+  evalEvery: 6,
+  evalBatches: 1,
+  seed: 5,
+});
+
+let server: SignalingServer;
+let dataDir: string;
+const sockets: Socket[] = [];
+const peers: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>[] = [];
+
+afterAll(async () => {
+  for (const p of peers) p.close();
+  for (const s of sockets) s.disconnect();
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+it('four peers over WebRTC train to exactly the simulator’s parameters', async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'networked-run-'));
+  server = await createSignalingServer({ port: 0, dataDir, runs: [RUN], log: silentLogger });
+  const token = server.runs.get(RUN.id)!.secretToken();
+  const data = await prepareBrownData({ vocabSize: 512 });
+  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: RUN.batch });
+  const backend = new OrtNewtonSchulzBackend();
+  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
+
+  // Join one after another so that join order (= topology index) is known.
+  for (let i = 0; i < N; i++) {
+    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
+    sockets.push(socket);
+    peers.push(
+      await NetworkPeer.join({
+        socket,
+        runId: RUN.id,
+        token,
+        platform: 'node',
+        engine,
+        backend,
+        data: corpus,
+        wrtc,
+        waitForPeers: N,
+      }),
+    );
+  }
+  await Promise.all(peers.map((p) => p.train()));
+
+  // The simulator with the same seeds, shards and samplers.
+  const plan = planShards(data.train, RUN.data, { nodes: N, seed: RUN.seed });
+  const samplers = plan.nodes.map(
+    (s) =>
+      new BatchSampler(s.documents, {
+        batchSize: RUN.batch,
+        context: model.context,
+        seed: RUN.seed * 1000 + s.node,
+      }),
+  );
+  const lock = new Lockstep({
+    backend,
+    params: engine.params,
+    x0: initGptParams(model, RUN.seed),
+    nodes: N,
+    schedule: makeTopology('ring', N, { seed: RUN.seed }),
+    config: RUN.algorithm,
+  });
+  for (let k = 0; k < RUN.steps; k++) {
+    const grads = [];
+    for (const [i, params] of (await lock.allParams()).entries()) {
+      grads.push((await engine.lossAndGrads(params, samplers[i].next())).grads);
+    }
+    await lock.step(k, RUN.steps, grads);
+  }
+  for (const [i, peer] of peers.entries()) expect(peer.finalParams).toEqual(await lock.nodeParams(i));
+
+  // The server saw every peer's metrics.
+  const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
+  const { points } = (await response.json()) as {
+    points: { peer: string; step: number; valLoss?: number }[];
+  };
+  expect(new Set(points.map((p) => p.peer)).size).toBe(N);
+  expect(points.some((p) => p.step === RUN.steps && p.valLoss !== undefined)).toBe(true);
+  await engine.dispose();
+  await backend.dispose();
+});
