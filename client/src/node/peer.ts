@@ -1,0 +1,96 @@
+/**
+ * Headless peer: joins a run from Node and trains with onnxruntime-node, gossiping over WebRTC
+ * (@roamhq/wrtc) with the neighbours the signaling server assigns. Ctrl-C leaves the run cleanly.
+ *
+ *   npm run peer -- --server http://HOST:PORT --run ID --token T [--name NAME] [--wait-for N]
+ */
+import { parseArgs } from 'node:util';
+import { gptConfig } from '@demuon/shared/model';
+import { EVENTS, RunConfigSchema } from '@demuon/shared/protocol';
+import wrtc from '@roamhq/wrtc';
+import * as ort from 'onnxruntime-node';
+import { io } from 'socket.io-client';
+import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
+import { NetworkPeer } from '../net/network-peer';
+import { positiveInt } from './cli-args';
+import { prepareBrownData } from './corpus';
+import { OrtNewtonSchulzBackend } from './fast-cpu-backend';
+
+const USAGE =
+  'usage: npm run peer -- --server http://HOST:PORT --run ID --token TOKEN [--name NAME] [--wait-for N]';
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string' },
+      run: { type: 'string' },
+      token: { type: 'string' },
+      name: { type: 'string' },
+      'wait-for': { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(USAGE);
+  for (const flag of ['server', 'run', 'token'] as const) {
+    if (!values[flag]) throw new Error(`--${flag} is required`);
+  }
+  const server = new URL(values.server!).origin;
+  const waitForPeers = positiveInt('--wait-for', values['wait-for']);
+
+  // The run's public config says which model and data to prepare before joining.
+  const response = await fetch(`${server}/api/runs/${encodeURIComponent(values.run!)}`).catch(
+    (error: Error) => {
+      throw new Error(`cannot reach the signaling server at ${server}: ${error.message}`);
+    },
+  );
+  if (!response.ok) throw new Error(`the server has no run '${values.run}' (HTTP ${response.status})`);
+  const run = RunConfigSchema.parse(((await response.json()) as { config: unknown }).config);
+  const data = await prepareBrownData({
+    vocabSize: run.model.vocab ?? gptConfig(run.model.preset).vocabSize,
+    log: console.log,
+  });
+  const model = gptConfig(run.model.preset, { vocabSize: data.tokenizer.vocabSize });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
+  const backend = new OrtNewtonSchulzBackend();
+
+  const socket = io(server, { transports: ['websocket'] });
+  const peer = await NetworkPeer.join({
+    socket,
+    runId: run.id,
+    token: values.token!,
+    ...(values.name ? { name: values.name } : {}),
+    platform: 'node',
+    engine,
+    backend,
+    data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
+    wrtc,
+    waitForPeers,
+    log: (line) => console.log(line),
+    onStep: (report, epoch) => {
+      const val = report.valLoss === undefined ? '' : ` val ${report.valLoss.toFixed(4)}`;
+      const t = report.timing;
+      console.log(
+        `step ${report.step + 1}/${run.steps} epoch ${epoch.epoch} (${epoch.members.length} peers): train ${report.trainLoss.toFixed(4)}${val} | gradient ${t.gradientMs.toFixed(0)} ms, optimizer ${t.optimizerMs.toFixed(0)} ms, gossip ${t.waitingMs.toFixed(0)} ms`,
+      );
+    },
+  });
+  console.log(`joined run '${run.id}' as ${peer.peerId}; waiting for ${waitForPeers} peer(s)`);
+  process.once('SIGINT', () => {
+    console.log('leaving after this step…');
+    peer.stop();
+  });
+  await peer.train();
+  socket.emit(EVENTS.leave, {});
+  peer.close();
+  socket.disconnect();
+  await engine.dispose();
+  await backend.dispose();
+  process.exit(0);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(USAGE);
+  process.exit(1);
+});
