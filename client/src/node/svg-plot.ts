@@ -93,14 +93,16 @@ export function lineChartSvg(options: ChartOptions): string {
   );
   for (const [k, s] of options.series.entries()) {
     const color = PALETTE[k % PALETTE.length];
+    // Past the palette, colours repeat with a dash pattern so that every series stays distinct.
+    const dash = k >= PALETTE.length ? ' stroke-dasharray="6 3"' : '';
     const path = s.points
       .filter(([, y]) => Number.isFinite(ty(y)))
       .map(([x, y], i) => `${i ? 'L' : 'M'}${px(x).toFixed(1)},${py(y).toFixed(1)}`)
       .join('');
-    if (path) parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="1.8"/>`);
+    if (path) parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="1.8"${dash}/>`);
     const ly = margin.top + 14 + k * 18;
     parts.push(
-      `<line x1="${width - margin.right + 12}" x2="${width - margin.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"/>`,
+      `<line x1="${width - margin.right + 12}" x2="${width - margin.right + 32}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`,
       `<text x="${width - margin.right + 38}" y="${ly}">${escapeXml(s.name)}</text>`,
     );
   }
