@@ -86,20 +86,26 @@ const linkOptions = {
   timeoutMs: 60_000,
 };
 
-const [rawA, rawB] = await connectedPair();
-const [gossipA, gossipB] = await connectedPair();
+// One pair of peers for both measures: separately created connections differed by up to 1.8× here.
+const [a, b] = await connectedPair();
 const sender = new WebRtcGossipLink(linkOptions);
 const receiver = new WebRtcGossipLink(linkOptions);
-sender.attach(1, gossipA);
-receiver.attach(0, gossipB);
+const gossipPass = async (bytes: number) => {
+  sender.attach(1, a);
+  receiver.attach(0, b);
+  const mbps = await gossipRounds(sender, receiver, tensors, bytes);
+  sender.detach(1);
+  receiver.detach(0);
+  return mbps;
+};
 const bytes = megabytes * 1e6;
-await rawBlast(rawA, rawB, 4e6); // warm-up both paths
-await gossipRounds(sender, receiver, tensors, 4e6);
+await rawBlast(a, b, 4e6); // warm-up both paths
+await gossipPass(4e6);
 const raw: number[] = [];
 const gossip: number[] = [];
 for (let r = 0; r < repeats; r++) {
-  raw.push(await rawBlast(rawA, rawB, bytes));
-  gossip.push(await gossipRounds(sender, receiver, tensors, bytes));
+  raw.push(await rawBlast(a, b, bytes));
+  gossip.push(await gossipPass(bytes));
 }
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const throughput = {
@@ -109,7 +115,7 @@ const throughput = {
   raw,
   gossip,
 };
-for (const p of [rawA, rawB, gossipA, gossipB]) p.destroy();
+for (const p of [a, b]) p.destroy();
 
 /** Bytes one node sends one neighbour per step: DeMuon's two rounds of every parameter, as frames. */
 const perStep = (Object.keys(GPT_PRESETS) as GptPreset[]).map((preset) => {

@@ -41,6 +41,7 @@ export interface LinkStats {
 
 interface Neighbour {
   readonly peer: SimplePeer.Instance;
+  readonly onData: (data: Uint8Array) => void;
   readonly assembler: MessageAssembler;
   readonly stats: LinkStats;
   /** Complete messages not yet asked for, and receivers waiting for messages not yet complete. */
@@ -61,6 +62,7 @@ export class WebRtcGossipLink implements GossipLink {
   attach(index: number, peer: SimplePeer.Instance): void {
     const neighbour: Neighbour = {
       peer,
+      onData: (data) => this.onFrame(neighbour, data),
       assembler: new MessageAssembler({ run: this.options.run, tensorSizes: this.options.tensorSizes }),
       stats: { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 },
       arrived: new Map(),
@@ -68,10 +70,13 @@ export class WebRtcGossipLink implements GossipLink {
       sending: Promise.resolve(),
     };
     this.neighbours.set(index, neighbour);
-    peer.on('data', (data: Uint8Array) => this.onFrame(neighbour, data));
+    peer.on('data', neighbour.onData);
   }
 
+  /** Stops listening to neighbour `index`; its connection stays open for its owner to close. */
   detach(index: number): void {
+    const neighbour = this.neighbours.get(index);
+    neighbour?.peer.off('data', neighbour.onData);
     this.neighbours.delete(index);
   }
 
