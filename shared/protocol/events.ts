@@ -8,11 +8,13 @@ import { TopologyConfigSchema } from '../graph/spec';
 import { AlgorithmConfigSchema } from '../optim/config';
 import { WIRE_ENCODINGS, type WireEncoding } from '../tensor/codec';
 
-const id = z
+/** Run and peer ids: short, URL- and file-name-safe. */
+export const IdSchema = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[\w-]+$/, 'use letters, digits, _ and - only');
+const id = IdSchema;
 
 export const IceServerSchema = z
   .object({

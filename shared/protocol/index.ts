@@ -4,6 +4,7 @@ export {
   ErrorReplySchema,
   EVENTS,
   IceServerSchema,
+  IdSchema,
   JoinSchema,
   LinkStatsSchema,
   type Metrics,

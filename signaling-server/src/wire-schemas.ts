@@ -4,14 +4,10 @@
  * tests (and later the dashboards) can parse what the server sends; once the browser client consumes them
  * they belong in shared/protocol/events.ts beside the others.
  */
-import { LinkStatsSchema, RunConfigSchema } from '@demuon/shared/protocol';
+import { IdSchema, LinkStatsSchema, RunConfigSchema } from '@demuon/shared/protocol';
 import { z } from 'zod';
 
-const id = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[\w-]+$/, 'use letters, digits, _ and - only');
+const id = IdSchema;
 
 /** `watch`: read-only subscription to a run's state; needs no token (see README). */
 export const WatchSchema = z.object({ runId: id }).strict();
