@@ -69,6 +69,7 @@ export function demuon<T extends Tensor>(
         ]);
       await mixer.mix(X, { step, round: 1 });
     },
+    () => copyTensors(backend, V, M),
   );
 }
 
@@ -140,6 +141,7 @@ export function gtNsgdm<T extends Tensor>(
         ]);
       await mixer.mix(X, { step, round: 1 });
     },
+    () => copyTensors(backend, Y, M),
   );
 }
 
@@ -180,6 +182,7 @@ export function gtDsgd<T extends Tensor>(
         ]);
       await mixer.mix(X, { step, round: 1 });
     },
+    () => copyTensors(backend, Y, previous),
   );
 }
 
@@ -215,8 +218,18 @@ export function algorithm<T extends Tensor>(
   state: Record<string, readonly T[]>,
   rounds: DecentralizedAlgorithm<T>['rounds'],
   step: DecentralizedAlgorithm<T>['step'],
+  resetTracking: () => void = () => {},
 ): DecentralizedAlgorithm<T> {
-  return { name, rounds, params, state, step, release: () => set.releaseAll() };
+  return { name, rounds, params, state, step, resetTracking, release: () => set.releaseAll() };
+}
+
+/** to[i] ← from[i] for every tensor. */
+export function copyTensors<T extends Tensor>(
+  backend: TensorBackend<T>,
+  to: readonly T[],
+  from: readonly T[],
+): void {
+  for (const [i, t] of to.entries()) backend.combine(t, [[1, from[i]]]);
 }
 
 export function sum(xs: readonly number[]): number {

@@ -8,7 +8,7 @@
  * by polarising the local momentum directly).
  */
 import type { Tensor } from '../tensor';
-import { algorithm, type TensorSet, updateMomentum } from './algorithms';
+import { algorithm, copyTensors, type TensorSet, updateMomentum } from './algorithms';
 import { type AlgorithmConfig, stepSize } from './config';
 import { direction } from './direction';
 import type { RoundSpec } from './types';
@@ -49,9 +49,6 @@ export function suda<T extends Tensor>(set: TensorSet<T>, x0: readonly Float32Ar
     ...(cfg.direction === 'track-then-polarize' ? [{ label: 'tracker', tensors: 'V + M^k − M^(k−1)' }] : []),
     ...BACKBONE_ROUNDS[cfg.backbone],
   ];
-  const copy = (to: readonly T[], from: readonly T[]) => {
-    for (const [i, t] of to.entries()) backend.combine(t, [[1, from[i]]]);
-  };
 
   return algorithm<T>(
     set,
@@ -81,7 +78,7 @@ export function suda<T extends Tensor>(set: TensorSet<T>, x0: readonly Float32Ar
             : [[1, x]];
         backend.combine(z[i], [...primal, [-eta, dir[i]], [-1, dual[i]]]);
       }
-      copy(wz, z);
+      copyTensors(backend, wz, z);
       await mixer.mix(wz, { step, round: round++ });
 
       switch (cfg.backbone) {
@@ -113,10 +110,10 @@ export function suda<T extends Tensor>(set: TensorSet<T>, x0: readonly Float32Ar
             ]);
             backend.combine(x, [[1, z[i]]]);
           }
-          copy(wx, wz);
+          copyTensors(backend, wx, wz);
           break;
         case 'atc-gt':
-          copy(w2z, wz);
+          copyTensors(backend, w2z, wz);
           await mixer.mix(w2z, { step, round: round++ });
           for (const [i, x] of X.entries()) {
             // B² = (I − W)²: ŷ += z − 2·W·z + W²·z
@@ -130,9 +127,16 @@ export function suda<T extends Tensor>(set: TensorSet<T>, x0: readonly Float32Ar
           }
           break;
         case 'atc-dsgd':
-          copy(X, wz);
+          copyTensors(backend, X, wz);
           break;
       }
+    },
+    () => {
+      // Σ_i ŷ_i = 0 and Σ_i V_i = Σ_i M_i hold again from the new members' local state; EXTRA's W·X
+      // becomes X, exact once the nodes agree and a small perturbation otherwise.
+      for (const d of dual) backend.combine(d, [[0, d]]);
+      if (V.length) copyTensors(backend, V, M);
+      if (wx.length) copyTensors(backend, wx, X);
     },
   );
 }

@@ -49,6 +49,13 @@ export interface DecentralizedAlgorithm<T extends Tensor = Tensor> {
   /** Named optimizer state (momentum, trackers, …): what a late joiner must receive besides X. */
   readonly state: Readonly<Record<string, readonly T[]>>;
   step(input: StepInput<T>): Promise<void>;
+  /**
+   * Called on every node when the graph changes (a peer joined or left). Trackers keep their invariant
+   * (Σ_i V_i = Σ_i M_i over the nodes, Σ_i ŷ_i = 0) only while W is doubly stochastic and nobody leaves
+   * with their share, so each node restarts tracking from its own local quantity, which restores the
+   * invariant exactly over the new member set.
+   */
+  resetTracking(): void;
   /** Frees every tensor the algorithm allocated, parameters included. */
   release(): void;
 }
