@@ -54,18 +54,41 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
     private readonly link: GossipLink,
   ) {}
 
+  /** In-neighbours that failed to deliver a round (gone or too slow), counted since construction. */
+  missedRounds = 0;
+
+  /**
+   * One gossip round. A neighbour whose message cannot arrive (its link closed, or the link's timeout
+   * passed) counts as this node itself for the round: its weight moves to the self weight, so the row
+   * still sums to one and the round completes. The server's next epoch then removes it for good.
+   */
   async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
     const { selfWeight, inNeighbours, outNeighbours } = this.neighbourhood(key.step);
     if (outNeighbours.length > 0) {
       // Fresh host copies: the link may hand them to several receivers, who only read them.
       const values = await Promise.all(tensors.map((t) => this.backend.read(t)));
-      for (const to of outNeighbours) this.link.send(to, key, values);
+      for (const to of outNeighbours) {
+        try {
+          this.link.send(to, key, values);
+        } catch {
+          // A neighbour without a link any more: the epoch that removes it is on its way.
+        }
+      }
     }
-    const received = await Promise.all(inNeighbours.map(({ from }) => this.link.receive(from, key)));
+    const received = await Promise.allSettled(inNeighbours.map(({ from }) => this.link.receive(from, key)));
+    let self = selfWeight;
+    for (const [slot, r] of received.entries()) {
+      if (r.status === 'rejected') {
+        self += inNeighbours[slot].weight;
+        this.missedRounds++;
+      }
+    }
     for (const [k, t] of tensors.entries()) {
-      const terms: [number, T][] = [[selfWeight, t]];
+      const terms: [number, T][] = [[self, t]];
       for (const [slot, { from, weight }] of inNeighbours.entries()) {
-        const values = received[slot][k];
+        const r = received[slot];
+        if (r.status === 'rejected') continue;
+        const values = r.value[k];
         if (!values || values.length !== t.size) {
           throw new Error(
             `gossip: node ${from} sent ${values?.length ?? 0} values for tensor ${k}, expected ${t.size}`,

@@ -113,3 +113,60 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   await engine.dispose();
   await backend.dispose();
 });
+
+it('a peer killed mid-run: the others finish on the new epoch and agree', async () => {
+  const run = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
+  await server.close();
+  server = await createSignalingServer({ port: 0, dataDir, runs: [RUN, run], log: silentLogger });
+  const token = server.runs.get(run.id)!.secretToken();
+  const data = await prepareBrownData({ vocabSize: 512 });
+  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
+  const backend = new OrtNewtonSchulzBackend();
+  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
+  const group: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>[] = [];
+  const groupSockets: Socket[] = [];
+  const lastEpochSize: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
+    groupSockets.push(socket);
+    sockets.push(socket);
+    const victim = i === N - 1;
+    const peer: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>> = await NetworkPeer.join({
+      socket,
+      runId: run.id,
+      token,
+      platform: 'node',
+      engine,
+      backend,
+      data: corpus,
+      wrtc,
+      waitForPeers: N,
+      onStep: (report, epoch) => {
+        lastEpochSize[i] = epoch.members.length;
+        if (victim && report.step === 3) {
+          // As a closed tab does: its links and its socket vanish mid-run.
+          peer.close();
+          socket.disconnect();
+        }
+      },
+    });
+    group.push(peer);
+    peers.push(peer);
+  }
+  await Promise.all(group.map((p) => p.train()));
+  const survivors = group.slice(0, N - 1);
+  for (const [i] of survivors.entries()) expect(lastEpochSize[i]).toBe(N - 1);
+  const finals = survivors.map((p) => p.finalParams!);
+  for (const params of finals.slice(1)) {
+    const diff = Math.max(
+      ...params.map((t, k) => Math.max(...t.map((v, e) => Math.abs(v - finals[0][k][e])))),
+    );
+    expect(diff).toBeLessThan(1e-3);
+  }
+  const response = await fetch(`${server.url}/api/runs/${run.id}`);
+  const { state } = (await response.json()) as { state: { members: unknown[] } };
+  expect(state.members).toHaveLength(N - 1);
+  await engine.dispose();
+  await backend.dispose();
+});

@@ -51,6 +51,8 @@ export class NetworkPeer<T extends Tensor> {
   private readonly handles = new Map<string, number>();
   private readonly connections = new Map<string, SimplePeer.Instance>();
   private readonly open = new Set<string>();
+  /** Neighbours whose channel closed: rounds go on without them until an epoch removes them. */
+  private readonly gone = new Set<string>();
   private readonly link: WebRtcGossipLink;
   private currentEpoch = 0;
   private stopping = false;
@@ -154,9 +156,18 @@ export class NetworkPeer<T extends Tensor> {
       evalEvery: run.evalEvery,
       now: this.options.now,
     });
+    let previous = first;
     for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
       const epoch = this.epochAt(step);
-      await this.until(() => this.neighboursOf(epoch).every((p) => this.open.has(p)) || undefined);
+      if (!sameMembers(previous, epoch)) {
+        // The graph changed: trackers restart from local state so that their sum invariant holds again.
+        algorithm.resetTracking();
+        this.options.log?.(`step ${step}: epoch ${epoch.epoch} with ${epoch.members.length} peers`);
+      }
+      previous = epoch;
+      await this.until(
+        () => this.neighboursOf(epoch).every((p) => this.open.has(p) || this.gone.has(p)) || undefined,
+      );
       this.currentEpoch = epoch.epoch;
       const report = await loop.step(step);
       socket.emit(EVENTS.progress, { step: step + 1 });
@@ -250,7 +261,11 @@ export class NetworkPeer<T extends Tensor> {
       this.open.add(peer);
       this.wake?.();
     });
-    c.on('close', () => this.open.delete(peer));
+    c.on('close', () => {
+      this.open.delete(peer);
+      this.gone.add(peer);
+      this.wake?.();
+    });
     c.on('error', (error) => this.options.log?.(`link to ${peer}: ${error.message}`));
     this.connections.set(peer, c);
     return c;
@@ -272,4 +287,8 @@ export class NetworkPeer<T extends Tensor> {
       });
     }
   }
+}
+
+function sameMembers(a: Epoch, b: Epoch): boolean {
+  return a.members.length === b.members.length && a.members.every((m, i) => m === b.members[i]);
 }

@@ -46,7 +46,8 @@ interface Neighbour {
   readonly stats: LinkStats;
   /** Complete messages not yet asked for, and receivers waiting for messages not yet complete. */
   readonly arrived: Map<string, Float32Array[]>;
-  readonly waiting: Map<string, (tensors: Float32Array[]) => void>;
+  readonly waiting: Map<string, { resolve(tensors: Float32Array[]): void; reject(error: Error): void }>;
+  closed: boolean;
   /** Writes are chained so frames of one message go out in order and never interleave. */
   sending: Promise<void>;
 }
@@ -67,10 +68,19 @@ export class WebRtcGossipLink implements GossipLink {
       stats: { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 },
       arrived: new Map(),
       waiting: new Map(),
+      closed: false,
       sending: Promise.resolve(),
     };
     this.neighbours.set(index, neighbour);
     peer.on('data', neighbour.onData);
+    // A closed channel fails its pending and future rounds at once instead of at the timeout.
+    peer.once('close', () => {
+      neighbour.closed = true;
+      for (const [id, w] of neighbour.waiting) {
+        neighbour.waiting.delete(id);
+        w.reject(new Error(`the data channel to neighbour ${index} closed`));
+      }
+    });
   }
 
   /** Stops listening to neighbour `index`; its connection stays open for its owner to close. */
@@ -87,6 +97,7 @@ export class WebRtcGossipLink implements GossipLink {
 
   send(to: number, key: RoundKey, tensors: readonly Float32Array[]): void {
     const neighbour = this.neighbour(to);
+    if (neighbour.closed) return; // gone: the next epoch drops it, and nobody waits for these frames
     const header = { encoding: this.options.encoding, run: this.options.run, epoch: this.options.epoch() };
     const frames = tensors.flatMap((values, tensor) =>
       encodeTensorFrames({ ...header, step: key.step, round: key.round, tensor }, values),
@@ -102,21 +113,29 @@ export class WebRtcGossipLink implements GossipLink {
   }
 
   receive(from: number, key: RoundKey): Promise<Float32Array[]> {
-    const neighbour = this.neighbour(from);
+    const neighbour = this.neighbours.get(from);
+    if (!neighbour) return Promise.reject(new Error(`no data channel to neighbour ${from}`));
     const id = keyId(this.options.epoch(), key.step, key.round);
     const ready = neighbour.arrived.get(id);
     if (ready) {
       neighbour.arrived.delete(id);
       return Promise.resolve(ready);
     }
+    if (neighbour.closed) return Promise.reject(new Error(`the data channel to neighbour ${from} is closed`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         neighbour.waiting.delete(id);
         reject(new GossipTimeout(from, key));
       }, this.options.timeoutMs);
-      neighbour.waiting.set(id, (tensors) => {
-        clearTimeout(timer);
-        resolve(tensors);
+      neighbour.waiting.set(id, {
+        resolve: (tensors) => {
+          clearTimeout(timer);
+          resolve(tensors);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
     });
   }
@@ -132,7 +151,7 @@ export class WebRtcGossipLink implements GossipLink {
     const waiter = neighbour.waiting.get(id);
     if (waiter) {
       neighbour.waiting.delete(id);
-      waiter(message.tensors);
+      waiter.resolve(message.tensors);
     } else {
       neighbour.arrived.set(id, message.tensors);
     }
