@@ -14,7 +14,7 @@ import { RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
 import { NetworkPeer } from '../../client/src/net/network-peer';
 import { prepareBrownData } from '../../client/src/node/corpus';
@@ -34,10 +34,23 @@ const RUN = RunConfigSchema.parse({
   seed: 5,
 });
 
+const FAULT_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
+const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
+
 let server: SignalingServer;
 let dataDir: string;
 const sockets: Socket[] = [];
 const peers: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'networked-run-'));
+  server = await createSignalingServer({
+    port: 0,
+    dataDir,
+    runs: [RUN, FAULT_RUN, LATE_RUN],
+    log: silentLogger,
+  });
+});
 
 afterAll(async () => {
   for (const p of peers) p.close();
@@ -47,8 +60,6 @@ afterAll(async () => {
 });
 
 it('four peers over WebRTC train to exactly the simulator’s parameters', async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'networked-run-'));
-  server = await createSignalingServer({ port: 0, dataDir, runs: [RUN], log: silentLogger });
   const token = server.runs.get(RUN.id)!.secretToken();
   const data = await prepareBrownData({ vocabSize: 512 });
   const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
@@ -115,9 +126,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
 });
 
 it('a peer killed mid-run: the others finish on the new epoch and agree', async () => {
-  const run = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
-  await server.close();
-  server = await createSignalingServer({ port: 0, dataDir, runs: [RUN, run], log: silentLogger });
+  const run = FAULT_RUN;
   const token = server.runs.get(run.id)!.secretToken();
   const data = await prepareBrownData({ vocabSize: 512 });
   const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
@@ -167,6 +176,70 @@ it('a peer killed mid-run: the others finish on the new epoch and agree', async 
   const response = await fetch(`${server.url}/api/runs/${run.id}`);
   const { state } = (await response.json()) as { state: { members: unknown[] } };
   expect(state.members).toHaveLength(N - 1);
+  await engine.dispose();
+  await backend.dispose();
+});
+
+it('a late joiner takes its state from a neighbour and trains in step with the others', async () => {
+  const run = LATE_RUN;
+  const token = server.runs.get(run.id)!.secretToken();
+  const data = await prepareBrownData({ vocabSize: 512 });
+  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
+  const backend = new OrtNewtonSchulzBackend();
+  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
+  type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
+  const logs: string[] = [];
+  const firstStep = new Map<Peer, number>();
+  const start = async (waitForPeers: number, onStep?: (step: number) => void): Promise<Peer> => {
+    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
+    sockets.push(socket);
+    const peer: Peer = await NetworkPeer.join({
+      socket,
+      runId: run.id,
+      token,
+      platform: 'node',
+      engine,
+      backend,
+      data: corpus,
+      wrtc,
+      waitForPeers,
+      log: (line) => logs.push(line),
+      onStep: (report) => {
+        if (!firstStep.has(peer)) firstStep.set(peer, report.step);
+        onStep?.(report.step);
+      },
+    });
+    peers.push(peer);
+    return peer;
+  };
+  let late: Promise<Peer> | null = null;
+  const early = [
+    await start(3, (step) => {
+      if (step === 3 && !late) late = start(1);
+    }),
+    await start(3),
+    await start(3),
+  ];
+  const training = early.map((p) => p.train());
+  while (!late) await new Promise((r) => setTimeout(r, 50));
+  const joiner = await (late as Promise<Peer>);
+  await Promise.all([...training, joiner.train()]);
+
+  expect(firstStep.get(joiner)).toBeGreaterThan(3);
+  expect(logs.some((l) => l.startsWith('took parameters and optimizer state from'))).toBe(true);
+  const finals = [...early, joiner].map((p) => p.finalParams!);
+  const spread = Math.max(
+    ...finals
+      .slice(1)
+      .map((params) =>
+        Math.max(...params.map((t, k) => Math.max(...t.map((v, e) => Math.abs(v - finals[0][k][e]))))),
+      ),
+  );
+  console.log(
+    `late joiner started at step ${firstStep.get(joiner)}; largest parameter difference at the end ${spread.toExponential(2)}`,
+  );
+  expect(spread).toBeLessThan(1e-2);
   await engine.dispose();
   await backend.dispose();
 });

@@ -156,19 +156,22 @@ export class NetworkPeer<T extends Tensor> {
       evalEvery: run.evalEvery,
       now: this.options.now,
     });
+    // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
+    if (first.bootstrapFrom && first.activationStep > 0) await this.receiveState(first, algorithm);
     let previous = first;
     for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
       const epoch = this.epochAt(step);
-      if (!sameMembers(previous, epoch)) {
-        // The graph changed: trackers restart from local state so that their sum invariant holds again.
-        algorithm.resetTracking();
-        this.options.log?.(`step ${step}: epoch ${epoch.epoch} with ${epoch.members.length} peers`);
-      }
-      previous = epoch;
       await this.until(
         () => this.neighboursOf(epoch).every((p) => this.open.has(p) || this.gone.has(p)) || undefined,
       );
       this.currentEpoch = epoch.epoch;
+      if (!sameMembers(previous, epoch)) {
+        this.options.log?.(`step ${step}: epoch ${epoch.epoch} with ${epoch.members.length} peers`);
+        await this.sendState(previous, epoch, step, algorithm);
+        // The graph changed: trackers restart from local state so that their sum invariant holds again.
+        algorithm.resetTracking();
+      }
+      previous = epoch;
       const report = await loop.step(step);
       socket.emit(EVENTS.progress, { step: step + 1 });
       if (report.valLoss !== undefined || (step + 1) % 5 === 0) {
@@ -187,6 +190,54 @@ export class NetworkPeer<T extends Tensor> {
     this.finalParams = await loop.params();
     loop.release();
     algorithm.release();
+  }
+
+  /**
+   * Hands this node's parameters and optimizer state to the neighbours that joined with `epoch`, before
+   * its first step. Every old neighbour sends; the newcomer keeps what its `bootstrapFrom` peer sent.
+   */
+  private async sendState(previous: Epoch, epoch: Epoch, step: number, algorithm: DecentralizedAlgorithm<T>) {
+    const newcomers = this.neighboursOf(epoch).filter(
+      (p) => !previous.members.includes(p) && this.open.has(p),
+    );
+    if (newcomers.length === 0) return;
+    const groups = await this.stateGroups(algorithm);
+    for (const peer of newcomers) {
+      for (const [k, tensors] of groups.entries())
+        this.link.send(this.handle(peer), { step, round: STATE_ROUND + k }, tensors);
+    }
+  }
+
+  /** A late joiner takes parameters and state from its `bootstrapFrom` neighbour, then restarts tracking. */
+  private async receiveState(epoch: Epoch, algorithm: DecentralizedAlgorithm<T>): Promise<void> {
+    const from = epoch.bootstrapFrom!;
+    await this.until(() => this.open.has(from) || undefined);
+    this.currentEpoch = epoch.epoch;
+    const targets = [
+      algorithm.params,
+      ...Object.keys(algorithm.state)
+        .sort()
+        .map((k) => algorithm.state[k]),
+    ];
+    for (const [k, tensors] of targets.entries()) {
+      const values = await this.link.receive(this.handle(from), {
+        step: epoch.activationStep,
+        round: STATE_ROUND + k,
+      });
+      for (const [i, t] of tensors.entries()) this.options.backend.write(t, values[i]);
+    }
+    algorithm.resetTracking();
+    this.options.log?.(`took parameters and optimizer state from ${from} for step ${epoch.activationStep}`);
+  }
+
+  private stateGroups(algorithm: DecentralizedAlgorithm<T>): Promise<Float32Array[][]> {
+    const groups = [
+      algorithm.params,
+      ...Object.keys(algorithm.state)
+        .sort()
+        .map((k) => algorithm.state[k]),
+    ];
+    return Promise.all(groups.map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))));
   }
 
   /** This node's parameters after training (for tests and export). */
@@ -288,6 +339,9 @@ export class NetworkPeer<T extends Tensor> {
     }
   }
 }
+
+/** Gossip round numbers from here on carry a late joiner's state, one group of tensors per round. */
+const STATE_ROUND = 1_000_000;
 
 function sameMembers(a: Epoch, b: Epoch): boolean {
   return a.members.length === b.members.length && a.members.every((m, i) => m === b.members[i]);
