@@ -1,16 +1,15 @@
 /**
- * A networked run end to end: the signaling server on loopback, four peers joining with real
- * socket.io clients, WebRTC data channels to their ring neighbours, DeMuon on the tiny GPT with fp32
- * gossip. The peers end where the in-process simulator ends with the same seeds: the same parameters.
+ * Networked runs end to end: the signaling server on loopback, peers joining with real socket.io
+ * clients, WebRTC data channels to their neighbours, DeMuon on the tiny GPT with fp32 gossip.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchSampler, planShards } from '@demuon/shared/data';
 import { makeTopology } from '@demuon/shared/graph';
-import { gptConfig, initGptParams } from '@demuon/shared/model';
-import { Lockstep } from '@demuon/shared/peer';
-import { RunConfigSchema } from '@demuon/shared/protocol';
+import { type GptConfig, gptConfig, initGptParams } from '@demuon/shared/model';
+import { Lockstep, type StepReport } from '@demuon/shared/peer';
+import { type Epoch, type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
 import { io, type Socket } from 'socket.io-client';
@@ -20,6 +19,8 @@ import { NetworkPeer } from '../../client/src/net/network-peer';
 import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+
+type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
 
 const N = 4;
 const RUN = RunConfigSchema.parse({
@@ -33,14 +34,17 @@ const RUN = RunConfigSchema.parse({
   evalBatches: 1,
   seed: 5,
 });
-
 const FAULT_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
 const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
 
 let server: SignalingServer;
 let dataDir: string;
+let engine: OrtGradientEngine;
+let backend: OrtNewtonSchulzBackend;
+let model: GptConfig;
+let corpus: Awaited<ReturnType<typeof prepareBrownData>>;
 const sockets: Socket[] = [];
-const peers: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>[] = [];
+const peers: Peer[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'networked-run-'));
@@ -50,45 +54,66 @@ beforeAll(async () => {
     runs: [RUN, FAULT_RUN, LATE_RUN],
     log: silentLogger,
   });
+  corpus = await prepareBrownData({ vocabSize: 512 });
+  model = gptConfig('tiny', { vocabSize: corpus.tokenizer.vocabSize });
+  engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: RUN.batch });
+  backend = new OrtNewtonSchulzBackend();
 });
 
 afterAll(async () => {
   for (const p of peers) p.close();
   for (const s of sockets) s.disconnect();
   await server?.close();
+  await engine?.dispose();
+  await backend?.dispose();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('four peers over WebRTC train to exactly the simulator’s parameters', async () => {
-  const token = server.runs.get(RUN.id)!.secretToken();
-  const data = await prepareBrownData({ vocabSize: 512 });
-  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
-  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: RUN.batch });
-  const backend = new OrtNewtonSchulzBackend();
-  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
+/** Connects a socket and joins `run` as a Node peer; peers joined one after another get indices in order. */
+async function joinPeer(
+  run: RunConfig,
+  options: {
+    waitForPeers: number;
+    onStep?: (peer: Peer, socket: Socket, report: StepReport, epoch: Epoch) => void;
+    log?: (line: string) => void;
+  },
+): Promise<Peer> {
+  const socket = io(server.url, { transports: ['websocket'], forceNew: true });
+  sockets.push(socket);
+  const peer: Peer = await NetworkPeer.join({
+    socket,
+    runId: run.id,
+    token: server.runs.get(run.id)!.secretToken(),
+    platform: 'node',
+    engine,
+    backend,
+    data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
+    wrtc,
+    waitForPeers: options.waitForPeers,
+    log: options.log,
+    onStep: (report, epoch) => options.onStep?.(peer, socket, report, epoch),
+  });
+  peers.push(peer);
+  return peer;
+}
 
-  // Join one after another so that join order (= topology index) is known.
-  for (let i = 0; i < N; i++) {
-    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
-    sockets.push(socket);
-    peers.push(
-      await NetworkPeer.join({
-        socket,
-        runId: RUN.id,
-        token,
-        platform: 'node',
-        engine,
-        backend,
-        data: corpus,
-        wrtc,
-        waitForPeers: N,
-      }),
-    );
-  }
-  await Promise.all(peers.map((p) => p.train()));
+/** The largest absolute difference between any peer's final parameters and the first peer's. */
+function spread(group: Peer[]): number {
+  const [first, ...rest] = group.map((p) => p.finalParams!);
+  return Math.max(
+    ...rest.map((params) =>
+      Math.max(...params.map((t, k) => Math.max(...t.map((v, e) => Math.abs(v - first[k][e]))))),
+    ),
+  );
+}
+
+it('four peers over WebRTC train to exactly the simulator’s parameters', async () => {
+  const group: Peer[] = [];
+  for (let i = 0; i < N; i++) group.push(await joinPeer(RUN, { waitForPeers: N }));
+  await Promise.all(group.map((p) => p.train()));
 
   // The simulator with the same seeds, shards and samplers.
-  const plan = planShards(data.train, RUN.data, { nodes: N, seed: RUN.seed });
+  const plan = planShards(corpus.train, RUN.data, { nodes: N, seed: RUN.seed });
   const samplers = plan.nodes.map(
     (s) =>
       new BatchSampler(s.documents, {
@@ -112,7 +137,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
     }
     await lock.step(k, RUN.steps, grads);
   }
-  for (const [i, peer] of peers.entries()) expect(peer.finalParams).toEqual(await lock.nodeParams(i));
+  for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(await lock.nodeParams(i));
 
   // The server saw every peer's metrics.
   const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
@@ -121,105 +146,54 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   };
   expect(new Set(points.map((p) => p.peer)).size).toBe(N);
   expect(points.some((p) => p.step === RUN.steps && p.valLoss !== undefined)).toBe(true);
-  await engine.dispose();
-  await backend.dispose();
 });
 
 it('a peer killed mid-run: the others finish on the new epoch and agree', async () => {
-  const run = FAULT_RUN;
-  const token = server.runs.get(run.id)!.secretToken();
-  const data = await prepareBrownData({ vocabSize: 512 });
-  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
-  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
-  const backend = new OrtNewtonSchulzBackend();
-  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
-  const group: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>[] = [];
-  const groupSockets: Socket[] = [];
-  const lastEpochSize: number[] = [];
+  const lastEpochSize = new Map<Peer, number>();
+  const group: Peer[] = [];
   for (let i = 0; i < N; i++) {
-    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
-    groupSockets.push(socket);
-    sockets.push(socket);
     const victim = i === N - 1;
-    const peer: NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>> = await NetworkPeer.join({
-      socket,
-      runId: run.id,
-      token,
-      platform: 'node',
-      engine,
-      backend,
-      data: corpus,
-      wrtc,
-      waitForPeers: N,
-      onStep: (report, epoch) => {
-        lastEpochSize[i] = epoch.members.length;
-        if (victim && report.step === 3) {
-          // As a closed tab does: its links and its socket vanish mid-run.
-          peer.close();
-          socket.disconnect();
-        }
-      },
-    });
-    group.push(peer);
-    peers.push(peer);
+    group.push(
+      await joinPeer(FAULT_RUN, {
+        waitForPeers: N,
+        onStep: (peer, socket, report, epoch) => {
+          lastEpochSize.set(peer, epoch.members.length);
+          if (victim && report.step === 3) {
+            // As a closed tab does: its links and its socket vanish mid-run.
+            peer.close();
+            socket.disconnect();
+          }
+        },
+      }),
+    );
   }
   await Promise.all(group.map((p) => p.train()));
   const survivors = group.slice(0, N - 1);
-  for (const [i] of survivors.entries()) expect(lastEpochSize[i]).toBe(N - 1);
-  const finals = survivors.map((p) => p.finalParams!);
-  for (const params of finals.slice(1)) {
-    const diff = Math.max(
-      ...params.map((t, k) => Math.max(...t.map((v, e) => Math.abs(v - finals[0][k][e])))),
-    );
-    expect(diff).toBeLessThan(1e-3);
-  }
-  const response = await fetch(`${server.url}/api/runs/${run.id}`);
+  for (const p of survivors) expect(lastEpochSize.get(p)).toBe(N - 1);
+  expect(spread(survivors)).toBeLessThan(1e-3);
+  const response = await fetch(`${server.url}/api/runs/${FAULT_RUN.id}`);
   const { state } = (await response.json()) as { state: { members: unknown[] } };
   expect(state.members).toHaveLength(N - 1);
-  await engine.dispose();
-  await backend.dispose();
 });
 
 it('a late joiner takes its state from a neighbour and trains in step with the others', async () => {
-  const run = LATE_RUN;
-  const token = server.runs.get(run.id)!.secretToken();
-  const data = await prepareBrownData({ vocabSize: 512 });
-  const model = gptConfig('tiny', { vocabSize: data.tokenizer.vocabSize });
-  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
-  const backend = new OrtNewtonSchulzBackend();
-  const corpus = { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize };
-  type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
   const logs: string[] = [];
   const firstStep = new Map<Peer, number>();
-  const start = async (waitForPeers: number, onStep?: (step: number) => void): Promise<Peer> => {
-    const socket = io(server.url, { transports: ['websocket'], forceNew: true });
-    sockets.push(socket);
-    const peer: Peer = await NetworkPeer.join({
-      socket,
-      runId: run.id,
-      token,
-      platform: 'node',
-      engine,
-      backend,
-      data: corpus,
-      wrtc,
-      waitForPeers,
-      log: (line) => logs.push(line),
-      onStep: (report) => {
-        if (!firstStep.has(peer)) firstStep.set(peer, report.step);
-        onStep?.(report.step);
-      },
-    });
-    peers.push(peer);
-    return peer;
+  const record = (peer: Peer, _socket: Socket, report: StepReport) => {
+    if (!firstStep.has(peer)) firstStep.set(peer, report.step);
   };
   let late: Promise<Peer> | null = null;
+  const joinLate = () => joinPeer(LATE_RUN, { waitForPeers: 1, onStep: record, log: (l) => logs.push(l) });
   const early = [
-    await start(3, (step) => {
-      if (step === 3 && !late) late = start(1);
+    await joinPeer(LATE_RUN, {
+      waitForPeers: 3,
+      onStep: (peer, socket, report) => {
+        record(peer, socket, report);
+        if (report.step === 3 && !late) late = joinLate();
+      },
     }),
-    await start(3),
-    await start(3),
+    await joinPeer(LATE_RUN, { waitForPeers: 3, onStep: record }),
+    await joinPeer(LATE_RUN, { waitForPeers: 3, onStep: record }),
   ];
   const training = early.map((p) => p.train());
   while (!late) await new Promise((r) => setTimeout(r, 50));
@@ -228,18 +202,9 @@ it('a late joiner takes its state from a neighbour and trains in step with the o
 
   expect(firstStep.get(joiner)).toBeGreaterThan(3);
   expect(logs.some((l) => l.startsWith('took parameters and optimizer state from'))).toBe(true);
-  const finals = [...early, joiner].map((p) => p.finalParams!);
-  const spread = Math.max(
-    ...finals
-      .slice(1)
-      .map((params) =>
-        Math.max(...params.map((t, k) => Math.max(...t.map((v, e) => Math.abs(v - finals[0][k][e]))))),
-      ),
-  );
+  const difference = spread([...early, joiner]);
   console.log(
-    `late joiner started at step ${firstStep.get(joiner)}; largest parameter difference at the end ${spread.toExponential(2)}`,
+    `late joiner started at step ${firstStep.get(joiner)}; largest parameter difference at the end ${difference.toExponential(2)}`,
   );
-  expect(spread).toBeLessThan(1e-2);
-  await engine.dispose();
-  await backend.dispose();
+  expect(difference).toBeLessThan(1e-2);
 });
