@@ -13,7 +13,7 @@ import {
   type Mixer,
   type ParamInfo,
 } from '../optim';
-import type { Tensor, TensorBackend } from '../tensor';
+import type { Tensor, TensorBackend, WireEncoding } from '../tensor';
 
 export interface LockstepOptions<T extends Tensor> {
   readonly backend: TensorBackend<T>;
@@ -23,6 +23,8 @@ export interface LockstepOptions<T extends Tensor> {
   readonly nodes: number;
   readonly schedule: MixingSchedule;
   readonly config: AlgorithmConfig;
+  /** The wire encoding gossip goes through (default fp32, exact). */
+  readonly encoding?: WireEncoding;
 }
 
 export class Lockstep<T extends Tensor> {
@@ -33,7 +35,7 @@ export class Lockstep<T extends Tensor> {
 
   constructor(private readonly options: LockstepOptions<T>) {
     const { backend, params, x0, nodes, schedule, config } = options;
-    this.network = new MemoryNetwork(nodes);
+    this.network = new MemoryNetwork(nodes, options.encoding);
     this.algorithms = Array.from({ length: nodes }, () => createAlgorithm(backend, params, x0, config));
     this.mixers = Array.from({ length: nodes }, (_, i) => this.network.mixer(backend, i, schedule));
     this.grads = Array.from({ length: nodes }, () => params.map((p) => backend.tensor(p.shape)));

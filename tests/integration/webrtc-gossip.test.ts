@@ -116,6 +116,24 @@ describe('gossip over WebRTC', () => {
     expect(networked.bytes[0]).toBeLessThan(payload * 1.01);
   });
 
+  it.each(['bf16', 'int8'] as const)(
+    '%s gossip over WebRTC equals the simulator with the same encoding',
+    async (encoding) => {
+      const lock = new Lockstep({
+        backend: new CpuBackend(),
+        params: PARAMS,
+        x0,
+        nodes: N,
+        schedule: topology,
+        config,
+        encoding,
+      });
+      for (let k = 0; k < STEPS; k++) await lock.step(k, STEPS, grads[k]);
+      const networked = await runOverWebRtc(encoding, grads, x0);
+      expect(networked.params).toEqual(await lock.allParams());
+    },
+  );
+
   it('bf16 gossip sends half the payload and stays close', async () => {
     const fp32 = await runOverWebRtc('fp32', grads, x0);
     const bf16 = await runOverWebRtc('bf16', grads, x0);

@@ -24,7 +24,7 @@ const USAGE = `usage: npm run simulate -- [--quick] [--algo ${ALGORITHM_NAMES.jo
   [--lr ETA] [--schedule constant|linear|sqrt|inverse] [--theta X] [--beta X] [--tau X]
   [--routing demuon|muon] [--ns ns5|polar5] [--ns-steps N] [--scale none|muon|moonlight]
   [--backbone ed|d2|extra|atc-gt|atc-dsgd] [--direction track-then-polarize|polarize-then-track|gradient]
-  [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--out DIR]
+  [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--encoding fp32|bf16|fp16|int8] [--out DIR]
   or: npm run simulate -- --experiment FILE.json [--out DIR] [--report-only]`;
 
 async function main(argv: string[]): Promise<void> {
@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       'eval-every': { type: 'string' },
       'eval-batches': { type: 'string' },
+      encoding: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -98,6 +99,7 @@ async function main(argv: string[]): Promise<void> {
     ...(values.seed ? { seed: nonNegativeInt('--seed', values.seed) } : {}),
     ...(values['eval-every'] ? { evalEvery: positiveInt('--eval-every', values['eval-every']) } : {}),
     ...(values['eval-batches'] ? { evalBatches: positiveInt('--eval-batches', values['eval-batches']) } : {}),
+    ...(values.encoding ? { encoding: values.encoding } : {}),
   };
   const config = simulationConfig({ ...base, ...flags });
   const label = `${config.algorithm.name}-${config.topology}-${config.nodes}n-${config.data}`.replace(

@@ -7,7 +7,7 @@ import { makeTopology } from '@demuon/shared/graph';
 import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
 import { Lockstep } from '@demuon/shared/peer';
-import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
+import { type Tensor, type TensorBackend, WIRE_ENCODINGS, type WireEncoding } from '@demuon/shared/tensor';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
@@ -34,6 +34,8 @@ export const SimulationConfigSchema = z
     seed: z.number().int().min(0).default(0),
     evalEvery: z.number().int().positive().default(50),
     evalBatches: z.number().int().positive().default(4),
+    /** Gossip wire encoding; anything but fp32 is applied to every message as the WebRTC link would. */
+    encoding: z.enum(WIRE_ENCODINGS as [WireEncoding, ...WireEncoding[]]).default('fp32'),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -139,6 +141,7 @@ export async function runSimulation(
     nodes,
     schedule: topology,
     config: config.algorithm,
+    encoding: config.encoding,
   });
 
   const validationLoss = async (params: Float32Array[]) => {
