@@ -4,7 +4,7 @@
  * tests (and later the dashboards) can parse what the server sends; once the browser client consumes them
  * they belong in shared/protocol/events.ts beside the others.
  */
-import { IdSchema, LinkStatsSchema, RunConfigSchema } from '@demuon/shared/protocol';
+import { IdSchema, LinkStatsSchema, MetricsSchema, RunConfigSchema } from '@demuon/shared/protocol';
 import { z } from 'zod';
 
 const id = IdSchema;
@@ -29,17 +29,19 @@ export const JoinAckSchema = z.object({ ok: z.literal(true), peerId: id, run: Ru
 const finite = z.number().finite();
 
 /** One metrics report as stored (metrics.jsonl, metrics.json, CSV): scalars only, links stay in memory. */
-export const MetricsPointSchema = z
-  .object({
+export const MetricsPointSchema = MetricsSchema.pick({
+  step: true,
+  epoch: true,
+  trainLoss: true,
+  valLoss: true,
+  bytesSent: true,
+  bytesReceived: true,
+})
+  .extend({
     /** Server receive time, ms since the epoch. */
     t: z.number().int(),
     peer: id,
-    step: z.number().int().min(0),
-    epoch: z.number().int().min(0),
-    trainLoss: finite.optional(),
-    valLoss: finite.optional(),
-    bytesSent: finite.min(0),
-    bytesReceived: finite.min(0),
+    /** The report's timing, flattened into columns. */
     gradientMs: finite.min(0).optional(),
     optimizerMs: finite.min(0).optional(),
     waitingMs: finite.min(0).optional(),

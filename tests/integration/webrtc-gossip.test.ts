@@ -97,7 +97,8 @@ describe('gossip over WebRTC', () => {
   const x0 = sizes.map((n) => Float32Array.from({ length: n }, () => 0.1 * rng.normal()));
   const grads = gradients(2);
 
-  it('fp32 gossip reproduces the in-memory simulator bit for bit', async () => {
+  /** The in-memory simulator on the same gradients, gossiping through the same wire encoding. */
+  async function simulate(encoding: WireEncoding) {
     const lock = new Lockstep({
       backend: new CpuBackend(),
       params: PARAMS,
@@ -105,32 +106,22 @@ describe('gossip over WebRTC', () => {
       nodes: N,
       schedule: topology,
       config,
+      encoding,
     });
     for (let k = 0; k < STEPS; k++) await lock.step(k, STEPS, grads[k]);
-    const simulated = await lock.allParams();
-    const networked = await runOverWebRtc('fp32', grads, x0);
-    expect(networked.params).toEqual(simulated);
-    // Frames carry 40-byte headers on top of the raw float32 payload that the simulator counts.
-    const payload = lock.network.bytesSent[0];
-    expect(networked.bytes[0]).toBeGreaterThan(payload);
-    expect(networked.bytes[0]).toBeLessThan(payload * 1.01);
-  });
+    return lock;
+  }
 
-  it.each(['bf16', 'int8'] as const)(
-    '%s gossip over WebRTC equals the simulator with the same encoding',
+  it.each(['fp32', 'bf16', 'int8'] as const)(
+    '%s gossip over WebRTC equals the simulator bit for bit',
     async (encoding) => {
-      const lock = new Lockstep({
-        backend: new CpuBackend(),
-        params: PARAMS,
-        x0,
-        nodes: N,
-        schedule: topology,
-        config,
-        encoding,
-      });
-      for (let k = 0; k < STEPS; k++) await lock.step(k, STEPS, grads[k]);
+      const lock = await simulate(encoding);
       const networked = await runOverWebRtc(encoding, grads, x0);
       expect(networked.params).toEqual(await lock.allParams());
+      // Frames carry 40-byte headers on top of the encoded payload that the simulator counts.
+      const payload = lock.network.bytesSent[0];
+      expect(networked.bytes[0]).toBeGreaterThan(payload);
+      expect(networked.bytes[0]).toBeLessThan(payload * 1.01);
     },
   );
 
