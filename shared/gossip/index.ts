@@ -3,6 +3,7 @@ export { MemoryNetwork } from './memory';
 export {
   type GossipLink,
   GossipMixer,
+  type MessagePart,
   type MixingSchedule,
   type MixingWeights,
   type Neighbourhood,

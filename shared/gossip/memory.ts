@@ -6,10 +6,18 @@ import type { Mixer, RoundKey } from '../optim/types';
 import { chunkElements } from '../protocol/frame';
 import type { Tensor, TensorBackend } from '../tensor';
 import { decodeInto, encode, encodedLength, type WireEncoding } from '../tensor/codec';
-import { type GossipLink, GossipMixer, type MixingSchedule, neighbourhoodOf } from './mixer';
+import {
+  type GossipLink,
+  GossipMixer,
+  type MessagePart,
+  type MixingSchedule,
+  neighbourhoodOf,
+} from './mixer';
 
 interface Pending {
+  /** The message as its parts arrive; complete when `missing` reaches 0. */
   values?: Float32Array[];
+  missing?: number;
   resolve?: (values: Float32Array[]) => void;
 }
 
@@ -35,12 +43,12 @@ export class MemoryNetwork {
 
   link(node: number): GossipLink {
     return {
-      send: (to, key, tensors) => {
+      send: (to, key, tensors, part = { first: 0, total: tensors.length }) => {
         this.bytesSent[node] += tensors.reduce((n, t) => n + wireBytes(this.encoding, t.length), 0);
         // fp32 messages are shared, not copied: senders hand over host copies they never touch again.
         const delivered =
           this.encoding === 'fp32' ? [...tensors] : tensors.map((t) => throughWire(this.encoding, t));
-        this.deliver(`${node}>${to}@${key.step}.${key.round}`, delivered);
+        this.deliver(`${node}>${to}@${key.step}.${key.round}`, delivered, part);
       },
       receive: (from, key) => this.take(`${from}>${node}@${key.step}.${key.round}`),
     };
@@ -55,6 +63,7 @@ export class MemoryNetwork {
     const gossip = new GossipMixer(backend, neighbourhoodOf(schedule, node), this.link(node));
     return {
       mix: (tensors, key) => gossip.mix(tensors, key),
+      stream: (tensors, key) => gossip.stream(tensors, key),
       average: async (tensors, key) => {
         const values = await Promise.all(tensors.map((t) => backend.read(t)));
         const mean = await this.allReduce(node, key, values);
@@ -92,24 +101,37 @@ export class MemoryNetwork {
     return done;
   }
 
-  private deliver(id: string, values: Float32Array[]): void {
-    const pending = this.mailboxes.get(id);
-    if (pending?.resolve) {
+  private deliver(id: string, part: Float32Array[], { first, total }: MessagePart): void {
+    let pending = this.mailboxes.get(id);
+    if (!pending) {
+      pending = {};
+      this.mailboxes.set(id, pending);
+    }
+    if (!pending.values) {
+      pending.values = new Array(total);
+      pending.missing = total;
+    }
+    for (const [j, values] of part.entries()) {
+      if (pending.values[first + j]) throw new Error(`gossip: tensor ${first + j} of ${id} sent twice`);
+      pending.values[first + j] = values;
+      pending.missing!--;
+    }
+    if (pending.missing === 0 && pending.resolve) {
       this.mailboxes.delete(id);
-      pending.resolve(values);
-    } else {
-      if (pending?.values) throw new Error(`gossip: a second message for ${id}`);
-      this.mailboxes.set(id, { values });
+      pending.resolve(pending.values);
     }
   }
 
   private take(id: string): Promise<Float32Array[]> {
     const pending = this.mailboxes.get(id);
-    if (pending?.values) {
+    if (pending?.values && pending.missing === 0) {
       this.mailboxes.delete(id);
       return Promise.resolve(pending.values);
     }
-    return new Promise((resolve) => this.mailboxes.set(id, { resolve }));
+    return new Promise((resolve) => {
+      if (pending) pending.resolve = resolve;
+      else this.mailboxes.set(id, { resolve });
+    });
   }
 }
 

@@ -3,7 +3,7 @@
  * in-neighbours' and replaces each tensor by W[i][i]·Z_i + Σ_j W[i][j]·Z_j, summing the in-neighbours in
  * ascending id so that every transport (in-memory, WebRTC) computes bit-identical results.
  */
-import type { Mixer, RoundKey } from '../optim/types';
+import type { Mixer, MixStream, RoundKey } from '../optim/types';
 import type { Tensor, TensorBackend } from '../tensor';
 
 /** W at an iteration: row-major n×n, row = receive. */
@@ -16,9 +16,18 @@ export interface MixingSchedule {
   at(step: number): MixingWeights;
 }
 
+/**
+ * Where a part of a message sits in the whole: its tensors are tensors `first`, `first + 1`, … of a
+ * message of `total` tensors. A message may be sent in several parts; it is received whole.
+ */
+export interface MessagePart {
+  readonly first: number;
+  readonly total: number;
+}
+
 /** How a node reaches its neighbours; the payload is the tensors' values in order. */
 export interface GossipLink {
-  send(to: number, key: RoundKey, tensors: readonly Float32Array[]): void;
+  send(to: number, key: RoundKey, tensors: readonly Float32Array[], part?: MessagePart): void;
   receive(from: number, key: RoundKey): Promise<Float32Array[]>;
 }
 
@@ -57,25 +66,54 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
   /** In-neighbours that failed to deliver a round (gone or too slow), counted since construction. */
   missedRounds = 0;
 
+  async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
+    const round = this.stream(tensors, key);
+    round.send(0, tensors.length);
+    await round.finish();
+  }
+
   /**
    * One gossip round. A neighbour whose message cannot arrive (its link closed, or the link's timeout
    * passed) counts as this node itself for the round: its weight moves to the self weight, so the row
    * still sums to one and the round completes. The server's next epoch then removes it for good.
    */
-  async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
+  stream(tensors: readonly T[], key: RoundKey): MixStream {
     const { selfWeight, inNeighbours, outNeighbours } = this.neighbourhood(key.step);
-    if (outNeighbours.length > 0) {
-      // Fresh host copies: the link may hand them to several receivers, who only read them.
-      const values = await Promise.all(tensors.map((t) => this.backend.read(t)));
-      for (const to of outNeighbours) {
-        try {
-          this.link.send(to, key, values);
-        } catch {
-          // A neighbour without a link any more: the epoch that removes it is on its way.
-        }
-      }
-    }
-    const received = await Promise.allSettled(inNeighbours.map(({ from }) => this.link.receive(from, key)));
+    const sending: Promise<void>[] = [];
+    return {
+      send: (from, to) => {
+        if (outNeighbours.length === 0) return;
+        // Fresh host copies: the link may hand them to several receivers, who only read them.
+        const values = Promise.all(tensors.slice(from, to).map((t) => this.backend.read(t)));
+        sending.push(
+          values.then((part) => {
+            for (const neighbour of outNeighbours) {
+              try {
+                this.link.send(neighbour, key, part, { first: from, total: tensors.length });
+              } catch {
+                // A neighbour without a link any more: the epoch that removes it is on its way.
+              }
+            }
+          }),
+        );
+      },
+      finish: async () => {
+        // Every part is read off the tensors before they are overwritten by the mix.
+        await Promise.all(sending);
+        const received = await Promise.allSettled(
+          inNeighbours.map(({ from }) => this.link.receive(from, key)),
+        );
+        this.combine(tensors, selfWeight, inNeighbours, received);
+      },
+    };
+  }
+
+  private combine(
+    tensors: readonly T[],
+    selfWeight: number,
+    inNeighbours: Neighbourhood['inNeighbours'],
+    received: PromiseSettledResult<Float32Array[]>[],
+  ): void {
     let self = selfWeight;
     for (const [slot, r] of received.entries()) {
       if (r.status === 'rejected') {

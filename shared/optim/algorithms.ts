@@ -48,6 +48,7 @@ export function demuon<T extends Tensor>(
   const V = set.zeros();
   const D = set.zeros();
   const theta = cfg.theta;
+  const groups = tensorGroups(params, cfg.overlap);
   return algorithm<T>(
     set,
     'demuon',
@@ -60,14 +61,20 @@ export function demuon<T extends Tensor>(
     async ({ step, totalSteps, grads, mixer }) => {
       updateMomentum(backend, grads, M, V, theta);
       await mixer.mix(V, { step, round: 0 });
-      await direction(backend, params, V, D, cfg);
       const eta = stepSize(cfg.lr, step, totalSteps);
-      for (const [i, x] of X.entries())
-        backend.combine(x, [
-          [1, x],
-          [-eta, D[i]],
-        ]);
-      await mixer.mix(X, { step, round: 1 });
+      // Round 2 streams: each group's X − η·dir(V) is on its way while the next group is computed.
+      const round = mixer.stream?.(X, { step, round: 1 });
+      for (const [from, to] of round ? groups : [[0, X.length]]) {
+        await direction(backend, params.slice(from, to), V.slice(from, to), D.slice(from, to), cfg);
+        for (let i = from; i < to; i++)
+          backend.combine(X[i], [
+            [1, X[i]],
+            [-eta, D[i]],
+          ]);
+        round?.send(from, to);
+      }
+      if (round) await round.finish();
+      else await mixer.mix(X, { step, round: 1 });
     },
     () => copyTensors(backend, V, M),
   );
@@ -230,6 +237,26 @@ export function copyTensors<T extends Tensor>(
   from: readonly T[],
 ): void {
   for (const [i, t] of to.entries()) backend.combine(t, [[1, from[i]]]);
+}
+
+/**
+ * Splits the tensors, in order, into at most `count` contiguous groups [from, to) of about equal
+ * element counts: the units a streamed round sends while the next one is computed.
+ */
+export function tensorGroups(params: readonly ParamInfo[], count: number): [number, number][] {
+  const sizes = params.map((p) => p.shape.reduce((a, b) => a * b, 1));
+  const total = sum(sizes);
+  const groups: [number, number][] = [];
+  let from = 0;
+  let done = 0;
+  for (const [i, size] of sizes.entries()) {
+    done += size;
+    if (done * count >= total * (groups.length + 1) || i === sizes.length - 1) {
+      groups.push([from, i + 1]);
+      from = i + 1;
+    }
+  }
+  return groups;
 }
 
 export function sum(xs: readonly number[]): number {

@@ -45,7 +45,19 @@ const Polar = {
 const theta = z.number().gt(0).max(1);
 
 export const AlgorithmConfigSchema = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('demuon'), lr: StepSizeSchema, theta: theta.default(0.2), ...Polar }).strict(),
+  z
+    .object({
+      name: z.literal('demuon'),
+      lr: StepSizeSchema,
+      theta: theta.default(0.2),
+      ...Polar,
+      /**
+       * Round 2 goes out in this many tensor groups, each sent while the next group's Newton–Schulz
+       * runs (1: compute everything, then send). Only the timing depends on it, not the result.
+       */
+      overlap: z.number().int().min(1).max(64).default(4),
+    })
+    .strict(),
   z.object({ name: z.literal('dsgd'), lr: StepSizeSchema }).strict(),
   z
     .object({ name: z.literal('dsgd-clip'), lr: StepSizeSchema, tau: z.number().positive().default(0.1) })

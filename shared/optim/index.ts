@@ -6,6 +6,7 @@ import { suda } from './suda';
 import type { DecentralizedAlgorithm, ParamInfo } from './types';
 
 export { AdamW, type AdamWOptions } from './adamw';
+export { tensorGroups } from './algorithms';
 export {
   ALGORITHM_NAMES,
   type AlgorithmConfig,
@@ -17,7 +18,15 @@ export {
   stepSize,
 } from './config';
 export { direction, directionRule, type Routing, type UpdateScale, updateScale } from './direction';
-export type { DecentralizedAlgorithm, Mixer, ParamInfo, RoundKey, RoundSpec, StepInput } from './types';
+export type {
+  DecentralizedAlgorithm,
+  Mixer,
+  MixStream,
+  ParamInfo,
+  RoundKey,
+  RoundSpec,
+  StepInput,
+} from './types';
 
 /** One node's instance of an algorithm, starting from the shared initial parameters X⁰. */
 export function createAlgorithm<T extends Tensor>(

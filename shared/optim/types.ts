@@ -21,8 +21,22 @@ export interface RoundKey {
  */
 export interface Mixer<T extends Tensor = Tensor> {
   mix(tensors: readonly T[], key: RoundKey): Promise<void>;
+  /**
+   * The same round, with tensors sent as soon as they are final instead of all at once: an algorithm
+   * that computes a round's tensors group by group overlaps their transfer with its next computation.
+   * The mixed values are exactly those of `mix`. Links that cannot stream leave it out.
+   */
+  stream?(tensors: readonly T[], key: RoundKey): MixStream;
   /** The exact network average (a central server's all-reduce); only the simulator offers it. */
   average?(tensors: readonly T[], key: RoundKey): Promise<void>;
+}
+
+/** A gossip round in progress: parts of it go out with `send`, `finish` mixes once all were sent. */
+export interface MixStream {
+  /** Tensors [from, to) hold their final values for this round: send them now. */
+  send(from: number, to: number): void;
+  /** Waits for the in-neighbours and mixes every tensor; call once every tensor was sent. */
+  finish(): Promise<void>;
 }
 
 export interface StepInput<T extends Tensor = Tensor> {

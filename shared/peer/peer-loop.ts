@@ -4,7 +4,7 @@
  * backend and the mixer's link differ.
  */
 import type { GradientEngine, TokenBatch } from '../model';
-import type { DecentralizedAlgorithm, Mixer, RoundKey } from '../optim';
+import type { DecentralizedAlgorithm, Mixer, MixStream, RoundKey } from '../optim';
 import type { Tensor, TensorBackend } from '../tensor';
 
 export interface StepTiming {
@@ -45,10 +45,24 @@ class TimedMixer<T extends Tensor> implements Mixer<T> {
     private readonly now: () => number,
   ) {}
 
-  async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
+  mix(tensors: readonly T[], key: RoundKey): Promise<void> {
+    return this.timed(() => this.inner.mix(tensors, key));
+  }
+
+  /** Present when the inner mixer streams; only `finish` is waiting, sends run alongside computing. */
+  get stream(): Mixer<T>['stream'] {
+    const inner = this.inner;
+    if (!inner.stream) return undefined;
+    return (tensors: readonly T[], key: RoundKey): MixStream => {
+      const round = inner.stream!(tensors, key);
+      return { send: (from, to) => round.send(from, to), finish: () => this.timed(() => round.finish()) };
+    };
+  }
+
+  private async timed(act: () => Promise<void>): Promise<void> {
     const started = this.now();
     try {
-      await this.inner.mix(tensors, key);
+      await act();
     } finally {
       this.waitingMs += this.now() - started;
     }

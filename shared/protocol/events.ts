@@ -63,11 +63,19 @@ export const JoinSchema = z
     name: z.string().max(100).optional(),
     platform: z.enum(['browser', 'node']),
     backend: z.enum(['webgpu', 'wasm', 'cpu']),
+    /**
+     * Coming back after the signaling connection dropped (e.g. the server restarted): the id this peer had.
+     * The server gives it its old place when that id is still a member of the run's current epoch.
+     */
+    resume: z.object({ peerId: id }).strict().optional(),
   })
   .strict();
 
 /** WebRTC session descriptions and ICE candidates, opaque to the server; bounded in size by the server. */
 export const SignalSchema = z.object({ to: id, data: z.record(z.string(), z.unknown()) }).strict();
+
+/** "Still here": sent on a timer, so a peer that waits or computes a long step is not taken for gone. */
+export const HeartbeatSchema = z.object({}).strict();
 
 export const ProgressSchema = z.object({ step: z.number().int().min(0) }).strict();
 
@@ -81,6 +89,8 @@ export const LinkStatsSchema = z
     bytesSent: finite.min(0),
     bytesReceived: finite.min(0),
     throughputBps: finite.min(0).optional(),
+    framesSent: z.number().int().min(0).optional(),
+    framesReceived: z.number().int().min(0).optional(),
     drops: z.number().int().min(0),
   })
   .strict();
@@ -149,6 +159,7 @@ export const EVENTS = {
   join: 'join',
   signal: 'signal',
   progress: 'progress',
+  heartbeat: 'heartbeat',
   metrics: 'metrics',
   leave: 'leave',
   epoch: 'epoch',

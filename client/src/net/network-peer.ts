@@ -44,7 +44,14 @@ export interface NetworkPeerOptions<T extends Tensor> {
   readonly now?: () => number;
   readonly onStep?: (report: StepReport, epoch: Epoch) => void;
   readonly log?: (line: string) => void;
+  /** Makes the WebRTC connection to a neighbour (default: a plain simple-peer); tests wrap it. */
+  readonly connect?: (options: SimplePeer.Options) => SimplePeer.Instance;
 }
+
+/** How often to say "still here" when the server's acknowledgement does not say. */
+const DEFAULT_HEARTBEAT_MS = 2000;
+/** Reports kept while the signaling connection is down, sent once it is back (oldest dropped beyond). */
+const MAX_HELD_REPORTS = 1000;
 
 export class NetworkPeer<T extends Tensor> {
   private readonly epochs: Epoch[] = [];
@@ -57,6 +64,11 @@ export class NetworkPeer<T extends Tensor> {
   private currentEpoch = 0;
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** True while the server knows this socket as this peer; reports wait in `held` otherwise. */
+  private attached = true;
+  private readonly held: { event: string; payload: unknown }[] = [];
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+  private lastLinkReport = { at: 0, bytes: new Map<string, number>() };
 
   /**
    * Joins the run and returns the peer, ready to train. Listeners are in place before `join` is sent,
@@ -82,7 +94,8 @@ export class NetworkPeer<T extends Tensor> {
         throw new Error(
           `the server refused to join run '${options.runId}': ${ack?.error?.message ?? 'no reason given'}`,
         );
-      const peer = new NetworkPeer(options, String(ack.peerId), RunConfigSchema.parse(ack.run));
+      const heartbeatMs = typeof ack.heartbeatMs === 'number' ? ack.heartbeatMs : DEFAULT_HEARTBEAT_MS;
+      const peer = new NetworkPeer(options, String(ack.peerId), RunConfigSchema.parse(ack.run), heartbeatMs);
       for (const { event, payload } of early) peer.dispatch(event, payload);
       return peer;
     } finally {
@@ -95,8 +108,19 @@ export class NetworkPeer<T extends Tensor> {
     private readonly options: NetworkPeerOptions<T>,
     readonly peerId: string,
     readonly run: RunConfig,
+    heartbeatMs: number,
   ) {
     const { socket, engine } = options;
+    // Heartbeats keep a peer that waits for others, or computes a long step, in the run.
+    this.heartbeat = setInterval(() => {
+      if (this.attached) socket.emit(EVENTS.heartbeat, {});
+    }, heartbeatMs);
+    // Gossip needs no server, so training goes on through a signaling outage; once the socket is back
+    // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
+    socket.on('disconnect', () => {
+      this.attached = false;
+    });
+    socket.on('connect', () => void this.resume());
     this.link = new WebRtcGossipLink({
       run: runHash(run.id),
       encoding: run.encoding,
@@ -173,9 +197,9 @@ export class NetworkPeer<T extends Tensor> {
       }
       previous = epoch;
       const report = await loop.step(step);
-      socket.emit(EVENTS.progress, { step: step + 1 });
+      this.report(EVENTS.progress, { step: step + 1 });
       if (report.valLoss !== undefined || (step + 1) % 5 === 0) {
-        socket.emit(EVENTS.metrics, {
+        this.report(EVENTS.metrics, {
           step: step + 1,
           epoch: epoch.epoch,
           trainLoss: report.trainLoss,
@@ -183,6 +207,7 @@ export class NetworkPeer<T extends Tensor> {
           bytesSent: this.total('bytesSent'),
           bytesReceived: this.total('bytesReceived'),
           timing: report.timing,
+          links: await this.linkStats(),
         });
       }
       this.options.onStep?.(report, epoch);
@@ -250,8 +275,78 @@ export class NetworkPeer<T extends Tensor> {
 
   close(): void {
     this.stop();
+    clearInterval(this.heartbeat);
     for (const c of this.connections.values()) c.destroy();
     this.connections.clear();
+  }
+
+  /** Sends a report now, or holds it while the server does not know this socket. */
+  private report(event: string, payload: unknown): void {
+    if (this.attached) {
+      this.options.socket.emit(event, payload);
+      return;
+    }
+    if (this.held.length >= MAX_HELD_REPORTS) this.held.shift();
+    this.held.push({ event, payload });
+  }
+
+  /** Back on a new socket connection: ask for the old place in the run, then send what was held. */
+  private async resume(): Promise<void> {
+    if (this.attached || this.stopping) return;
+    const { socket, token, platform, backend, name } = this.options;
+    const ack = await socket
+      .timeout(10_000)
+      .emitWithAck(EVENTS.join, {
+        runId: this.run.id,
+        token,
+        platform,
+        backend: backend.name.startsWith('webgpu') ? 'webgpu' : 'cpu',
+        ...(name ? { name } : {}),
+        resume: { peerId: this.peerId },
+      })
+      .catch((error: Error) => ({ ok: false, error: { message: error.message } }));
+    if (!ack?.ok) {
+      // Gossip may still go on, but without the server this peer can no longer follow the membership.
+      this.options.log?.(`could not take back place ${this.peerId}: ${ack?.error?.message ?? 'no reason'}`);
+      this.stop();
+      return;
+    }
+    this.attached = true;
+    this.options.log?.(`signaling back: resumed as ${this.peerId}, sending ${this.held.length} held reports`);
+    for (const { event, payload } of this.held.splice(0)) socket.emit(event, payload);
+  }
+
+  /** Per-neighbour link figures for the dashboards: bytes, frames, drops, throughput since last time. */
+  private async linkStats() {
+    const now = this.options.now?.() ?? Date.now();
+    const seconds = (now - this.lastLinkReport.at) / 1000;
+    const bytes = new Map<string, number>();
+    const links = [];
+    for (const [peer, handle] of this.handles) {
+      const stats = this.link.stats(handle);
+      if (!stats) continue;
+      const moved = stats.bytesSent + stats.bytesReceived;
+      bytes.set(peer, moved);
+      const before = this.lastLinkReport.bytes.get(peer);
+      const rttMs = await roundTripMs(this.connections.get(peer));
+      links.push({
+        peer,
+        state: this.open.has(peer)
+          ? ('open' as const)
+          : this.gone.has(peer)
+            ? ('closed' as const)
+            : ('connecting' as const),
+        bytesSent: stats.bytesSent,
+        bytesReceived: stats.bytesReceived,
+        framesSent: stats.framesSent,
+        framesReceived: stats.framesReceived,
+        drops: stats.drops,
+        ...(before !== undefined && seconds > 0 ? { throughputBps: (moved - before) / seconds } : {}),
+        ...(rttMs !== undefined ? { rttMs } : {}),
+      });
+    }
+    this.lastLinkReport = { at: now, bytes };
+    return links;
   }
 
   private onEpoch(epoch: Epoch): void {
@@ -301,11 +396,12 @@ export class NetworkPeer<T extends Tensor> {
   private connection(peer: string): SimplePeer.Instance {
     let c = this.connections.get(peer);
     if (c) return c;
-    c = new SimplePeer({
+    const settings: SimplePeer.Options = {
       initiator: this.peerId < peer,
       wrtc: this.options.wrtc,
       config: { iceServers: this.run.iceServers },
-    });
+    };
+    c = this.options.connect?.(settings) ?? new SimplePeer(settings);
     c.on('signal', (data) => this.options.socket.emit(EVENTS.signal, { to: peer, data }));
     c.on('connect', () => {
       this.link.attach(this.handle(peer), c);
@@ -338,6 +434,24 @@ export class NetworkPeer<T extends Tensor> {
       });
     }
   }
+}
+
+/** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
+async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
+  // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
+  const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
+  if (!pc?.getStats) return undefined;
+  try {
+    const report = await pc.getStats();
+    for (const stat of report.values()) {
+      const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
+      if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')
+        return pair.currentRoundTripTime * 1000;
+    }
+  } catch {
+    // No stats from this implementation: the figure is left out.
+  }
+  return undefined;
 }
 
 /** Gossip round numbers from here on carry a late joiner's state, one group of tensors per round. */

@@ -4,7 +4,7 @@
  * stream so that backpressure (the data channel's buffered amount) paces the sender. Incoming frames are
  * reassembled per neighbour; bad or stale frames are dropped and counted, never applied.
  */
-import { type GossipLink, MessageAssembler, type MessageKey } from '@demuon/shared/gossip';
+import { type GossipLink, MessageAssembler, type MessageKey, type MessagePart } from '@demuon/shared/gossip';
 import type { RoundKey } from '@demuon/shared/optim';
 import { encodeTensorFrames } from '@demuon/shared/protocol';
 import type { WireEncoding } from '@demuon/shared/tensor';
@@ -95,12 +95,13 @@ export class WebRtcGossipLink implements GossipLink {
     return n && { ...n.stats, drops: n.assembler.dropped };
   }
 
-  send(to: number, key: RoundKey, tensors: readonly Float32Array[]): void {
+  send(to: number, key: RoundKey, tensors: readonly Float32Array[], part?: MessagePart): void {
     const neighbour = this.neighbour(to);
     if (neighbour.closed) return; // gone: the next epoch drops it, and nobody waits for these frames
     const header = { encoding: this.options.encoding, run: this.options.run, epoch: this.options.epoch() };
-    const frames = tensors.flatMap((values, tensor) =>
-      encodeTensorFrames({ ...header, step: key.step, round: key.round, tensor }, values),
+    const first = part?.first ?? 0;
+    const frames = tensors.flatMap((values, j) =>
+      encodeTensorFrames({ ...header, step: key.step, round: key.round, tensor: first + j }, values),
     );
     neighbour.sending = neighbour.sending.then(async () => {
       for (const frame of frames) {
