@@ -11,6 +11,11 @@ export interface AssemblerOptions {
   readonly run: number;
   /** Element count of each tensor, in tensor-index order. */
   readonly tensorSizes: readonly number[];
+  /**
+   * Incomplete messages kept at once (default 16); a new one beyond that pushes out the oldest. Honest
+   * neighbours have a few in flight; this bounds what a sender of endless partial messages can cost.
+   */
+  readonly maxPending?: number;
 }
 
 export interface MessageKey {
@@ -57,6 +62,10 @@ export class MessageAssembler {
     const id = `${frame.epoch}.${frame.step}.${frame.round}`;
     let message = this.pending.get(id);
     if (!message) {
+      if (this.pending.size >= (this.options.maxPending ?? 16)) {
+        this.pending.delete(this.pending.keys().next().value!);
+        this.drop('incomplete message pushed out');
+      }
       message = {
         tensors: sizes.map((n) => new Float32Array(n)),
         seen: sizes.map(() => new Set<number>()),

@@ -9,9 +9,16 @@ import { BatchSampler, planShards } from '@demuon/shared/data';
 import { makeTopology } from '@demuon/shared/graph';
 import { type GptConfig, gptConfig, initGptParams } from '@demuon/shared/model';
 import { Lockstep, type StepReport } from '@demuon/shared/peer';
-import { type Epoch, type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
+import {
+  type Epoch,
+  FRAME_HEADER_BYTES,
+  MAX_FRAME_BYTES,
+  type RunConfig,
+  RunConfigSchema,
+} from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
+import SimplePeer from 'simple-peer';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
@@ -36,6 +43,8 @@ const RUN = RunConfigSchema.parse({
 });
 const FAULT_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
 const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
+const ROGUE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-rogue', steps: 8 });
+const RESTART_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-restart', steps: 30, evalEvery: 10 });
 
 let server: SignalingServer;
 let dataDir: string;
@@ -51,7 +60,7 @@ beforeAll(async () => {
   server = await createSignalingServer({
     port: 0,
     dataDir,
-    runs: [RUN, FAULT_RUN, LATE_RUN],
+    runs: [RUN, FAULT_RUN, LATE_RUN, ROGUE_RUN],
     log: silentLogger,
   });
   corpus = await prepareBrownData({ vocabSize: 512 });
@@ -76,14 +85,18 @@ async function joinPeer(
     waitForPeers: number;
     onStep?: (peer: Peer, socket: Socket, report: StepReport, epoch: Epoch) => void;
     log?: (line: string) => void;
+    connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
+    at?: SignalingServer;
   },
 ): Promise<Peer> {
-  const socket = io(server.url, { transports: ['websocket'], forceNew: true });
+  const at = options.at ?? server;
+  const socket = io(at.url, { transports: ['websocket'], forceNew: true });
   sockets.push(socket);
   const peer: Peer = await NetworkPeer.join({
     socket,
     runId: run.id,
-    token: server.runs.get(run.id)!.secretToken(),
+    token: at.runs.get(run.id)!.secretToken(),
+    connect: options.connect,
     platform: 'node',
     engine,
     backend,
@@ -95,6 +108,37 @@ async function joinPeer(
   });
   peers.push(peer);
   return peer;
+}
+
+/** Every node's final parameters when the simulator runs `run` on N nodes with the peers' seeds. */
+async function simulatorParams(run: RunConfig): Promise<Float32Array[][]> {
+  const plan = planShards(corpus.train, run.data, { nodes: N, seed: run.seed });
+  const samplers = plan.nodes.map(
+    (s) =>
+      new BatchSampler(s.documents, {
+        batchSize: run.batch,
+        context: model.context,
+        seed: run.seed * 1000 + s.node,
+      }),
+  );
+  const lock = new Lockstep({
+    backend,
+    params: engine.params,
+    x0: initGptParams(model, run.seed),
+    nodes: N,
+    schedule: makeTopology('ring', N, { seed: run.seed }),
+    config: run.algorithm,
+  });
+  for (let k = 0; k < run.steps; k++) {
+    const grads = [];
+    for (const [i, params] of (await lock.allParams()).entries()) {
+      grads.push((await engine.lossAndGrads(params, samplers[i].next())).grads);
+    }
+    await lock.step(k, run.steps, grads);
+  }
+  const params = await lock.allParams();
+  lock.release();
+  return params;
 }
 
 /** The largest absolute difference between any peer's final parameters and the first peer's. */
@@ -112,32 +156,8 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   for (let i = 0; i < N; i++) group.push(await joinPeer(RUN, { waitForPeers: N }));
   await Promise.all(group.map((p) => p.train()));
 
-  // The simulator with the same seeds, shards and samplers.
-  const plan = planShards(corpus.train, RUN.data, { nodes: N, seed: RUN.seed });
-  const samplers = plan.nodes.map(
-    (s) =>
-      new BatchSampler(s.documents, {
-        batchSize: RUN.batch,
-        context: model.context,
-        seed: RUN.seed * 1000 + s.node,
-      }),
-  );
-  const lock = new Lockstep({
-    backend,
-    params: engine.params,
-    x0: initGptParams(model, RUN.seed),
-    nodes: N,
-    schedule: makeTopology('ring', N, { seed: RUN.seed }),
-    config: RUN.algorithm,
-  });
-  for (let k = 0; k < RUN.steps; k++) {
-    const grads = [];
-    for (const [i, params] of (await lock.allParams()).entries()) {
-      grads.push((await engine.lossAndGrads(params, samplers[i].next())).grads);
-    }
-    await lock.step(k, RUN.steps, grads);
-  }
-  for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(await lock.nodeParams(i));
+  const simulated = await simulatorParams(RUN);
+  for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
 
   // The server saw every peer's metrics.
   const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
@@ -207,4 +227,58 @@ it('a late joiner takes its state from a neighbour and trains in step with the o
     `late joiner started at step ${firstStep.get(joiner)}; largest parameter difference at the end ${difference.toExponential(2)}`,
   );
   expect(difference).toBeLessThan(1e-2);
+});
+
+/**
+ * A rogue neighbour: before the first frame of every tensor it sends, garbage of every kind a broken or
+ * hostile peer could send. Its honest frames still follow, so a receiver that contains the garbage ends
+ * exactly where the simulator does.
+ */
+function rogue(connection: SimplePeer.Instance): SimplePeer.Instance {
+  const write = connection.write.bind(connection) as (chunk: Uint8Array) => boolean;
+  connection.write = ((chunk: Uint8Array) => {
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const step = view.getUint32(16, true);
+    if (view.getUint16(28, true) === 0) {
+      const variant = (edit: (v: DataView, bytes: Uint8Array) => void, length = chunk.byteLength) => {
+        const bytes = new Uint8Array(length);
+        bytes.set(chunk.subarray(0, Math.min(length, chunk.byteLength)));
+        edit(new DataView(bytes.buffer), bytes);
+        write(bytes);
+      };
+      write(Uint8Array.from({ length: 100 }, (_, i) => (i * 37) & 0xff)); // malformed
+      variant(() => {}, MAX_FRAME_BYTES + 4096); // oversized
+      variant((_, b) => b.fill(0xff, FRAME_HEADER_BYTES)); // NaN values
+      variant((v) => v.setUint32(8, v.getUint32(8, true) ^ 1, true)); // another run
+      variant((v) => v.setUint32(32, 0x7fffffff, true)); // out of bounds
+      variant((v) => v.setUint32(16, step + 1000, true)); // far ahead
+      if (step > 0) variant((v) => v.setUint32(16, step - 1, true)); // stale: a step already mixed
+    }
+    return write(chunk);
+  }) as typeof connection.write;
+  return connection;
+}
+
+it('a neighbour sending malformed, oversized, NaN, foreign and stale frames is contained', async () => {
+  const group: Peer[] = [];
+  for (let i = 0; i < N; i++) {
+    group.push(
+      await joinPeer(ROGUE_RUN, {
+        waitForPeers: N,
+        ...(i === 0 ? { connect: (settings) => rogue(new SimplePeer(settings)) } : {}),
+      }),
+    );
+  }
+  await Promise.all(group.map((p) => p.train()));
+  // Ring 0-1-2-3: peers 1 and 3 hear the rogue and dropped its garbage; peer 2 never saw any.
+  for (const victim of [group[1], group[3]]) {
+    const reasons = victim.droppedFrames();
+    console.log(`frames dropped by a neighbour of the rogue: ${JSON.stringify(reasons)}`);
+    for (const reason of ['malformed', 'bad values', 'other run', 'out of bounds', 'stale'])
+      expect(reasons[reason], reason).toBeGreaterThan(0);
+  }
+  expect(group[2].droppedFrames()).toEqual({});
+  // Nothing of it reached the optimizer: every peer ends exactly where the simulator does.
+  const simulated = await simulatorParams(ROGUE_RUN);
+  for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
 });

@@ -265,6 +265,16 @@ export class NetworkPeer<T extends Tensor> {
     return Promise.all(groups.map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))));
   }
 
+  /** Frames dropped on receipt over all links so far, by reason (malformed, stale, bad values, …). */
+  droppedFrames(): Record<string, number> {
+    const reasons: Record<string, number> = {};
+    for (const h of this.handles.values()) {
+      for (const [reason, n] of Object.entries(this.link.stats(h)?.dropReasons ?? {}))
+        reasons[reason] = (reasons[reason] ?? 0) + n;
+    }
+    return reasons;
+  }
+
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
 

@@ -22,6 +22,14 @@ export interface WebRtcLinkOptions {
   readonly timeoutMs: number;
 }
 
+/**
+ * Messages for steps further ahead than this are dropped: an honest neighbour is a step or two ahead at
+ * most, while each accepted step can cost a whole model's worth of memory.
+ */
+const MAX_STEPS_AHEAD = 8;
+/** Complete messages kept for rounds not asked for yet; the oldest goes beyond this. */
+const MAX_ARRIVED = 16;
+
 export class GossipTimeout extends Error {
   constructor(
     readonly from: number,
@@ -37,6 +45,8 @@ export interface LinkStats {
   framesSent: number;
   framesReceived: number;
   drops: number;
+  /** Dropped frames by reason ('malformed', 'stale', 'bad values', …). */
+  dropReasons: Record<string, number>;
 }
 
 interface Neighbour {
@@ -48,8 +58,20 @@ interface Neighbour {
   readonly arrived: Map<string, Float32Array[]>;
   readonly waiting: Map<string, { resolve(tensors: Float32Array[]): void; reject(error: Error): void }>;
   closed: boolean;
+  /** The latest step a round was taken (or given up) for, and its rounds: anything older is stale. */
+  consumed: { step: number; rounds: Set<number> };
   /** Writes are chained so frames of one message go out in order and never interleave. */
   sending: Promise<void>;
+}
+
+/** Marks `key` as taken or given up: later frames for it, or for older steps, are dropped as stale. */
+function consume(neighbour: Neighbour, key: RoundKey): void {
+  const { consumed } = neighbour;
+  if (key.step > consumed.step) {
+    consumed.step = key.step;
+    consumed.rounds.clear();
+  }
+  if (key.step === consumed.step) consumed.rounds.add(key.round);
 }
 
 const keyId = (epoch: number, step: number, round: number) => `${epoch}.${step}.${round}`;
@@ -65,10 +87,18 @@ export class WebRtcGossipLink implements GossipLink {
       peer,
       onData: (data) => this.onFrame(neighbour, data),
       assembler: new MessageAssembler({ run: this.options.run, tensorSizes: this.options.tensorSizes }),
-      stats: { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 },
+      stats: {
+        bytesSent: 0,
+        bytesReceived: 0,
+        framesSent: 0,
+        framesReceived: 0,
+        drops: 0,
+        dropReasons: {},
+      },
       arrived: new Map(),
       waiting: new Map(),
       closed: false,
+      consumed: { step: -1, rounds: new Set() },
       sending: Promise.resolve(),
     };
     this.neighbours.set(index, neighbour);
@@ -92,7 +122,9 @@ export class WebRtcGossipLink implements GossipLink {
 
   stats(index: number): LinkStats | undefined {
     const n = this.neighbours.get(index);
-    return n && { ...n.stats, drops: n.assembler.dropped };
+    return (
+      n && { ...n.stats, drops: n.assembler.dropped, dropReasons: Object.fromEntries(n.assembler.drops) }
+    );
   }
 
   send(to: number, key: RoundKey, tensors: readonly Float32Array[], part?: MessagePart): void {
@@ -120,12 +152,15 @@ export class WebRtcGossipLink implements GossipLink {
     const ready = neighbour.arrived.get(id);
     if (ready) {
       neighbour.arrived.delete(id);
+      consume(neighbour, key);
       return Promise.resolve(ready);
     }
     if (neighbour.closed) return Promise.reject(new Error(`the data channel to neighbour ${from} is closed`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         neighbour.waiting.delete(id);
+        // Given up: its frames, should they still come, are stale.
+        consume(neighbour, key);
         reject(new GossipTimeout(from, key));
       }, this.options.timeoutMs);
       neighbour.waiting.set(id, {
@@ -146,16 +181,27 @@ export class WebRtcGossipLink implements GossipLink {
     neighbour.stats.framesReceived++;
     // Frames of a later epoch are kept: a neighbour may switch one step before this node does.
     const epoch = this.options.epoch();
-    const message = neighbour.assembler.receive(data, (k: MessageKey) => k.epoch >= epoch);
+    const { consumed } = neighbour;
+    const wanted = (k: MessageKey) =>
+      k.epoch >= epoch &&
+      // Before its first round a link has no bearing yet (a late joiner starts at any step).
+      (consumed.step < 0 || k.step <= consumed.step + MAX_STEPS_AHEAD) &&
+      (k.step > consumed.step || (k.step === consumed.step && !consumed.rounds.has(k.round)));
+    const message = neighbour.assembler.receive(data, wanted);
     if (!message) return;
     const id = keyId(message.key.epoch, message.key.step, message.key.round);
     const waiter = neighbour.waiting.get(id);
     if (waiter) {
       neighbour.waiting.delete(id);
+      consume(neighbour, message.key);
       waiter.resolve(message.tensors);
-    } else {
-      neighbour.arrived.set(id, message.tensors);
+      return;
     }
+    if (neighbour.arrived.size >= MAX_ARRIVED) {
+      neighbour.arrived.delete(neighbour.arrived.keys().next().value!);
+      neighbour.assembler.drops.set('unclaimed', (neighbour.assembler.drops.get('unclaimed') ?? 0) + 1);
+    }
+    neighbour.arrived.set(id, message.tensors);
   }
 
   private neighbour(index: number): Neighbour {
