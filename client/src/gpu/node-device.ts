@@ -68,7 +68,8 @@ export async function requestNodeGpuDevice(options: NodeGpuOptions = {}): Promis
   return { device, adapterInfo: adapter.info };
 }
 
-function hasGpuDeviceNode(): boolean {
+/** Whether the machine shows a GPU to userspace (a DRM render node or an NVIDIA device). */
+export function hasGpuDeviceNode(): boolean {
   const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
   return (
     list('/dev/dri').some((f) => f.startsWith('renderD')) || list('/dev').some((f) => /^nvidia\d/.test(f))

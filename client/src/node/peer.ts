@@ -3,6 +3,7 @@
  * (@roamhq/wrtc) with the neighbours the signaling server assigns. Ctrl-C leaves the run cleanly.
  *
  *   npm run peer -- --server http://HOST:PORT --run ID --token T [--name NAME] [--wait-for N]
+ *                   [--backend auto|cpu|webgpu]
  */
 import { parseArgs } from 'node:util';
 import { gptConfig } from '@demuon/shared/model';
@@ -12,12 +13,14 @@ import * as ort from 'onnxruntime-node';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
 import { NetworkPeer } from '../net/network-peer';
-import { positiveInt } from './cli-args';
+import { oneOf, positiveInt } from './cli-args';
 import { prepareBrownData } from './corpus';
-import { OrtNewtonSchulzBackend } from './fast-cpu-backend';
+import { createNodeBackend, NODE_BACKENDS } from './node-backend';
 
-const USAGE =
-  'usage: npm run peer -- --server http://HOST:PORT --run ID --token TOKEN [--name NAME] [--wait-for N]';
+const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token TOKEN [options]
+  --name NAME        how dashboards show this peer
+  --wait-for N       start training once the run has N peers (default 1)
+  --backend B        auto (default: WebGPU through Dawn on a hardware GPU, else CPU), cpu or webgpu`;
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -28,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' },
       name: { type: 'string' },
       'wait-for': { type: 'string', default: '1' },
+      backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -37,6 +41,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const server = new URL(values.server!).origin;
   const waitForPeers = positiveInt('--wait-for', values['wait-for']);
+  const backendChoice = oneOf('--backend', values.backend, NODE_BACKENDS);
 
   // The run's public config says which model and data to prepare before joining.
   const response = await fetch(`${server}/api/runs/${encodeURIComponent(values.run!)}`).catch(
@@ -52,7 +57,8 @@ async function main(argv: string[]): Promise<void> {
   });
   const model = gptConfig(run.model.preset, { vocabSize: data.tokenizer.vocabSize });
   const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
-  const backend = new OrtNewtonSchulzBackend();
+  const { backend, description } = await createNodeBackend(backendChoice);
+  console.log(`optimizer backend: ${description}`);
 
   const socket = io(server, { transports: ['websocket'] });
   const peer = await NetworkPeer.join({
