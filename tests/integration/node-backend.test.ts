@@ -1,5 +1,5 @@
 /** Which optimizer backend a headless peer takes: `--backend auto|cpu|webgpu` on this machine. */
-import { CpuBackend } from '@demuon/shared/tensor';
+import { CpuBackend, type Tensor, type TensorBackend } from '@demuon/shared/tensor';
 import { expect, it } from 'vitest';
 import { WebGpuBackend } from '../../client/src/gpu/backend';
 import { hasGpuDeviceNode } from '../../client/src/gpu/node-device';
@@ -30,13 +30,12 @@ it('webgpu insists on WebGPU, on a software adapter if need be, and computes msg
   expect(description).toMatch(/^WebGPU through Dawn on /);
   // The same Newton–Schulz as the CPU reference, to float round-off.
   const input = Float32Array.from({ length: 24 * 40 }, (_, i) => Math.sin(i * 0.7) + 0.1 * (i % 5));
-  const results = await Promise.all(
-    [backend, new CpuBackend()].map(async (b) => {
-      const out = b.tensor([24, 40]);
-      await b.msgn([b.tensor([24, 40], input)], [out], { schedule: 'ns5', steps: 5 });
-      return b.read(out);
-    }),
-  );
+  const msgn = async <T extends Tensor>(b: TensorBackend<T>) => {
+    const out = b.tensor([24, 40]);
+    await b.msgn([b.tensor([24, 40], input)], [out], { schedule: 'ns5', steps: 5 });
+    return b.read(out);
+  };
+  const results = [await msgn(backend), await msgn(new CpuBackend())];
   const difference = Math.max(...results[0].map((v, i) => Math.abs(v - results[1][i])));
   expect(difference).toBeLessThan(1e-4);
   expect(Math.max(...results[1].map(Math.abs))).toBeGreaterThan(0.01);

@@ -55,7 +55,8 @@ function startPeer(args: string[]) {
 
 const token = () => server.runs.get(RUN.id)!.secretToken();
 const peerArgs = (name: string) => [
-  ...['--server', server.url, '--run', RUN.id, '--token', token()],
+  // `--token=…`: a token may start with '-', which parseArgs would take for a flag.
+  ...['--server', server.url, '--run', RUN.id, `--token=${token()}`],
   ...['--name', name, '--wait-for', '2', '--backend', 'cpu'],
 ];
 

@@ -117,8 +117,10 @@ export class NetworkPeer<T extends Tensor> {
     }, heartbeatMs);
     // Gossip needs no server, so training goes on through a signaling outage; once the socket is back
     // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       this.attached = false;
+      // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us.
+      if (reason === 'io server disconnect' && !this.stopping) setTimeout(() => socket.connect(), 1000);
     });
     socket.on('connect', () => void this.resume());
     this.link = new WebRtcGossipLink({

@@ -11,6 +11,11 @@ export class OrtNewtonSchulzBackend extends CpuBackend {
   override readonly name = 'cpu+onnxruntime-node';
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
+  /** `sessionOptions` go to every Newton–Schulz session (e.g. one thread when peers share the cores). */
+  constructor(private readonly sessionOptions: ort.InferenceSession.SessionOptions = {}) {
+    super();
+  }
+
   override async msgn(
     ins: readonly CpuTensor[],
     outs: readonly CpuTensor[],
@@ -44,7 +49,7 @@ export class OrtNewtonSchulzBackend extends CpuBackend {
     const key = `${spec.rows}x${spec.cols}x${spec.batch}:${spec.schedule}:${spec.steps ?? 5}`;
     let session = this.sessions.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(buildNewtonSchulzGraph(spec).bytes);
+      session = ort.InferenceSession.create(buildNewtonSchulzGraph(spec).bytes, this.sessionOptions);
       this.sessions.set(key, session);
     }
     return session;

@@ -20,7 +20,8 @@ import { createNodeBackend, NODE_BACKENDS } from './node-backend';
 const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token TOKEN [options]
   --name NAME        how dashboards show this peer
   --wait-for N       start training once the run has N peers (default 1)
-  --backend B        auto (default: WebGPU through Dawn on a hardware GPU, else CPU), cpu or webgpu`;
+  --backend B        auto (default: WebGPU through Dawn on a hardware GPU, else CPU), cpu or webgpu
+  --threads N        CPU threads per onnxruntime session (default: onnxruntime's choice, all cores)`;
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<void> {
       name: { type: 'string' },
       'wait-for': { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -42,6 +44,10 @@ async function main(argv: string[]): Promise<void> {
   const server = new URL(values.server!).origin;
   const waitForPeers = positiveInt('--wait-for', values['wait-for']);
   const backendChoice = oneOf('--backend', values.backend, NODE_BACKENDS);
+  const sessionOptions =
+    values.threads === undefined
+      ? {}
+      : { intraOpNumThreads: positiveInt('--threads', values.threads), interOpNumThreads: 1 };
 
   // The run's public config says which model and data to prepare before joining.
   const response = await fetch(`${server}/api/runs/${encodeURIComponent(values.run!)}`).catch(
@@ -56,8 +62,11 @@ async function main(argv: string[]): Promise<void> {
     log: console.log,
   });
   const model = gptConfig(run.model.preset, { vocabSize: data.tokenizer.vocabSize });
-  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
-  const { backend, description } = await createNodeBackend(backendChoice);
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, {
+    batchSize: run.batch,
+    sessionOptions,
+  });
+  const { backend, description } = await createNodeBackend(backendChoice, sessionOptions);
   console.log(`optimizer backend: ${description}`);
 
   const socket = io(server, { transports: ['websocket'] });
