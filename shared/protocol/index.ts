@@ -3,6 +3,7 @@ export {
   EpochSchema,
   ErrorReplySchema,
   EVENTS,
+  HeartbeatSchema,
   IceServerSchema,
   IdSchema,
   JoinSchema,

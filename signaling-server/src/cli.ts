@@ -1,20 +1,45 @@
-/** The command line of the signaling server: flags and environment → server options, with clear errors. */
+/**
+ * The command line of the signaling server (`npm start`, `npm run server`): flags and environment →
+ * server options, with clear errors. The run-shaping flags live in run-flags.ts.
+ */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from './limits';
 import { readRunConfigFile } from './run-configs';
+import { RUN_FLAGS, type RunFlag, RunFlagError, runFromFlags } from './run-flags';
 import type { SignalingServerOptions } from './server';
 
 const DEFAULT_PORT = 8787;
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
 
-export const USAGE = `usage: npm run server -- [options]
-  --port N          port to listen on (default: $PORT, else ${DEFAULT_PORT}; 0 picks a free one)
-  --host H          address to listen on (default 127.0.0.1; 0.0.0.0 for peers on other machines)
-  --data-dir DIR    where runs, tokens and metrics are kept (default signaling-server/data)
-  --config FILE     JSON array of run configs to create (or update) at start
-  --heartbeat-ms MS remove a peer silent for this long (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})
-  --help            this text`;
+const SERVER_FLAGS: [string, string][] = [
+  ['--port N', `port to listen on (default: $PORT, else ${DEFAULT_PORT}; 0 picks a free one)`],
+  ['--host H', 'address to listen on (default 127.0.0.1; 0.0.0.0 for peers on other machines)'],
+  ['--data-dir DIR', 'where runs, tokens, members and metrics are kept (default signaling-server/data)'],
+  ['--config FILE', 'JSON array of run configs to create (or update) at start'],
+  [
+    '--heartbeat-ms MS',
+    `drop a peer silent for this long; peers beat 4× as often (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})`,
+  ],
+  ['--help', 'this text'],
+];
+
+/** Two columns; a help text's further lines are indented under its first. */
+const column = (rows: [string, string][]) =>
+  rows.map(([flag, help]) => `  ${flag.padEnd(20)} ${help.replaceAll('\n', `\n${' '.repeat(23)}`)}`);
+
+export const USAGE = [
+  'usage: npm start -- [options]        (or: npm run server -- [options])',
+  ...column(SERVER_FLAGS),
+  'The run "default" (a small GPT on the Brown corpus, ring, DeMuon) always exists. These flags reshape it',
+  '(or, with --run-id, another run); a stored run takes their values at start unless peers may resume it:',
+  ...column(
+    (Object.entries(RUN_FLAGS) as [RunFlag, { arg: string; help: string }][]).map(([flag, { arg, help }]) => [
+      `--${flag} ${arg}`,
+      help,
+    ]),
+  ),
+].join('\n');
 
 export class UsageError extends Error {}
 
@@ -28,6 +53,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SignalingServe
   }
   if (values.help) return 'help';
   const port = values.port ?? env.PORT;
+  const fileRuns = values.config === undefined ? [] : readRunConfigFile(values.config);
+  let shaped: ReturnType<typeof runFromFlags>;
+  try {
+    shaped = runFromFlags(values);
+  } catch (error) {
+    if (error instanceof RunFlagError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (shaped && fileRuns.some((run) => run.id === shaped.id)) {
+    throw new UsageError(
+      `--run-id: run "${shaped.id}" is also in ${values.config}; shape another run with --run-id ID, or set ` +
+        'its values in that file',
+    );
+  }
   return {
     port:
       port === undefined
@@ -35,13 +74,17 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SignalingServe
         : integer(port, values.port === undefined ? 'PORT' : '--port', 0, 65535),
     host: values.host ?? '127.0.0.1',
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
-    runs: values.config === undefined ? [] : readRunConfigFile(values.config),
+    runs: shaped ? [...fileRuns, shaped] : fileRuns,
     heartbeatTimeoutMs:
       values['heartbeat-ms'] === undefined
         ? undefined
         : integer(values['heartbeat-ms'], '--heartbeat-ms', 100, 3_600_000),
   };
 }
+
+const runFlagOptions = Object.fromEntries(
+  Object.keys(RUN_FLAGS).map((flag) => [flag, { type: 'string' as const }]),
+) as Record<RunFlag, { type: 'string' }>;
 
 function parse(argv: string[]) {
   return parseArgs({
@@ -55,6 +98,7 @@ function parse(argv: string[]) {
       config: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...runFlagOptions,
     },
   });
 }

@@ -23,6 +23,14 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
+
+/**
+ * How often members are asked to send `heartbeat`: four beats per timeout, so that a delayed beat or two
+ * (a long step hogging a tab's event loop) do not get a live peer evicted.
+ */
+export function heartbeatIntervalMs(timeoutMs: number): number {
+  return Math.max(50, Math.floor(timeoutMs / 4));
+}
 /** How long neighbours of a superseded epoch may still signal each other (see Membership.canRelay). */
 export const DEFAULT_SIGNAL_GRACE_MS = 10_000;
 /** At most 4 run-state snapshots per second per run. */

@@ -1,6 +1,8 @@
 /**
- * `npm run server -- [--port N] [--host H] [--data-dir DIR] [--config runs.json] [--heartbeat-ms MS]`
- * Starts the signaling server, prints every run's join and overview URLs, and stops on Ctrl-C.
+ * `npm start -- [--port N] [--host H] [--data-dir DIR] [--config runs.json] [--heartbeat-ms MS]
+ *   [--preset P --topology SPEC --algorithm NAME --lr ETA …]` (see cli.ts for every flag)
+ * Starts the signaling server, prints every run's join and overview URLs, and stops on Ctrl-C. A bad flag
+ * exits with status 2 and the usage; the members of every run survive a restart (see membership-store.ts).
  */
 import { parseCli, USAGE, UsageError } from './cli';
 import { consoleLogger } from './log';
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
   // A deployed server batches membership changes: a burst of joins becomes one epoch, not one each.
   const server = await createSignalingServer({ epochBatchMs: 50, ...options, log: consoleLogger });
   const stop = () => {
-    consoleLogger.info('stopping…');
+    consoleLogger.info('stopping… (runs, members and metrics are kept; peers resume after a restart)');
     server.close().then(
       () => process.exit(0),
       (error) => {

@@ -1,11 +1,14 @@
 /**
  * The ordered members of one run and its topology epochs. Every change of membership (join, leave, crash,
  * heartbeat timeout) makes a new epoch over the members in join order and hands each member its payload.
- * Transport-free: members are reached through the MemberChannel the socket layer gives them.
+ * Transport-free: members are reached through the MemberChannel the socket layer gives them. After a
+ * server restart the members of the stored epoch come back *away* (no channel) and keep their places, so
+ * that a peer that resumes finds the epoch it had.
  */
 import { randomBytes } from 'node:crypto';
 import type { TopologySpec } from '@demuon/shared/graph';
 import type { Epoch } from '@demuon/shared/protocol';
+import type { MembershipSnapshot, StoredMember } from './membership-store';
 import { TopologyEpoch } from './topology-epoch';
 
 export type MemberInfo = {
@@ -22,25 +25,49 @@ export interface MemberChannel {
   evicted(reason: string): void;
 }
 
+/** The channel of a member restored after a restart until its peer resumes: nothing reaches it. */
+const AWAY: MemberChannel = { epoch() {}, signal() {}, evicted() {} };
+
 export class Member {
   /** The largest step reported through progress or metrics; null before the first report. */
   step: number | null = null;
 
   constructor(
     readonly id: string,
-    readonly info: MemberInfo,
-    readonly channel: MemberChannel,
+    public info: MemberInfo,
+    public channel: MemberChannel,
     readonly joinedAt: number,
     public lastSeenAt: number,
   ) {}
+
+  /** A member of the stored epoch, back without a connection; its heartbeat clock starts now. */
+  static away(stored: StoredMember, now: number): Member {
+    const { id, name, platform, backend, joinedAt, step } = stored;
+    const member = new Member(id, { name, platform, backend }, AWAY, joinedAt, now);
+    member.step = step;
+    return member;
+  }
+
+  /** True while nobody is connected as this member (restored after a restart, not resumed yet). */
+  get away(): boolean {
+    return this.channel === AWAY;
+  }
 
   report(step: number | undefined, now: number): void {
     if (step !== undefined && (this.step === null || step > this.step)) this.step = step;
     this.lastSeenAt = now;
   }
+
+  stored(): StoredMember {
+    const { name, platform, backend } = this.info;
+    return { id: this.id, name, platform, backend, joinedAt: this.joinedAt, step: this.step };
+  }
 }
 
-export type RelayCheck = 'ok' | 'unknown-peer' | 'not-neighbour';
+export type RelayCheck = 'ok' | 'unknown-peer' | 'not-neighbour' | 'peer-away';
+
+/** Why a peer cannot resume: its id is no member, or someone is connected as that member. */
+export type ResumeRefusal = 'not-member' | 'connected';
 
 export type MembershipOptions = {
   spec: TopologySpec;
@@ -56,6 +83,11 @@ export type MembershipOptions = {
   batchMs?: number;
   /** Called after an epoch started later than the change that caused it (batchMs > 0). */
   onDeferredEpoch?: () => void;
+  /**
+   * Called with the new state when an epoch is made, or the last member left, before any member hears
+   * of it: what is persisted is never behind what a peer holds.
+   */
+  persist?: (snapshot: MembershipSnapshot) => void;
 };
 
 /** At most this many superseded epochs are remembered for the grace period (bursts of joins). */
@@ -65,6 +97,8 @@ export class Membership {
   private readonly members: Member[] = [];
   private readonly byId = new Map<string, Member>();
   private current: TopologyEpoch | null = null;
+  /** The members of the current epoch, as they were then (a departed one keeps its last step). */
+  private epochMembers: Member[] = [];
   private superseded: { epoch: TopologyEpoch; until: number }[] = [];
   private lastEpoch: number;
   /** Members that joined since the last epoch: each is told whom to bootstrap from. */
@@ -97,6 +131,61 @@ export class Membership {
   }
 
   /**
+   * Takes back the stored epoch after a restart: its members, away, in their order, and the epoch itself
+   * (rebuilt from the same inputs, so every payload is the one its peer holds). Nobody is told anything.
+   */
+  restore(snapshot: MembershipSnapshot, now: number): void {
+    if (this.members.length > 0) throw new Error('restore() needs an empty membership');
+    this.lastEpoch = Math.max(this.lastEpoch, snapshot.epoch);
+    if (snapshot.members.length === 0) return;
+    for (const stored of snapshot.members) {
+      const member = Member.away(stored, now);
+      this.members.push(member);
+      this.byId.set(member.id, member);
+    }
+    this.current = TopologyEpoch.build({
+      number: snapshot.epoch,
+      activationStep: snapshot.activationStep,
+      members: this.members.map((m) => m.id),
+      spec: this.options.spec,
+      seed: this.options.seed,
+      joiners: new Set(snapshot.joiners),
+    }).epoch;
+    this.epochMembers = [...this.members];
+  }
+
+  /**
+   * Connects a peer again as the away member `id`: same place, same epoch, no new one. The caller sends
+   * it its payload (payloadOf).
+   */
+  resume(id: string, info: MemberInfo, channel: MemberChannel, now: number): Member | ResumeRefusal {
+    const member = this.byId.get(id);
+    if (!member) return 'not-member';
+    if (!member.away) return 'connected';
+    member.info = info;
+    member.channel = channel;
+    member.lastSeenAt = now;
+    return member;
+  }
+
+  /** The payload of the current epoch for `id`, if it is a member of that epoch. */
+  payloadOf(id: string): Epoch | undefined {
+    return this.current?.payloadOf(id);
+  }
+
+  /** The state to persist: the current epoch and its members with their latest steps. */
+  snapshot(): MembershipSnapshot {
+    const epoch = this.current;
+    if (!epoch) return { epoch: this.lastEpoch, activationStep: 0, members: [], joiners: [] };
+    return {
+      epoch: epoch.number,
+      activationStep: epoch.activationStep,
+      members: this.epochMembers.map((m) => m.stored()),
+      joiners: [...epoch.joiners],
+    };
+  }
+
+  /**
    * Adds a member at the end of the order and starts a new epoch that includes it; `admitted` runs
    * before the epoch is handed out.
    */
@@ -112,12 +201,18 @@ export class Membership {
 
   /** Removes a member; the rest get a new epoch. False when it was not a member (already removed). */
   remove(id: string, now: number): boolean {
-    const member = this.byId.get(id);
-    if (!member) return false;
-    this.byId.delete(id);
-    this.members.splice(this.members.indexOf(member), 1);
+    return this.removeAll([id], now).length > 0;
+  }
+
+  /** Removes several members at once: the rest get one new epoch, not one per departure. */
+  removeAll(ids: readonly string[], now: number): Member[] {
+    const removed = ids.map((id) => this.byId.get(id)).filter((m): m is Member => m !== undefined);
+    if (removed.length === 0) return [];
+    for (const member of removed) this.byId.delete(member.id);
+    const gone = new Set(removed);
+    this.members.splice(0, this.members.length, ...this.members.filter((m) => !gone.has(m)));
     this.changed(now);
-    return true;
+    return removed;
   }
 
   /** Stops a pending batch (server shutdown). */
@@ -137,10 +232,16 @@ export class Membership {
    * flight, and peers keep gossiping with their old neighbours until the new epoch's activation step.
    */
   canRelay(from: string, to: string, now: number): RelayCheck {
-    if (!this.byId.has(to)) return 'unknown-peer';
-    if (this.current?.linked(from, to)) return 'ok';
+    const target = this.byId.get(to);
+    if (!target) return 'unknown-peer';
+    if (!this.linked(from, to, now)) return 'not-neighbour';
+    return target.away ? 'peer-away' : 'ok';
+  }
+
+  private linked(from: string, to: string, now: number): boolean {
+    if (this.current?.linked(from, to)) return true;
     this.pruneGrace(now);
-    return this.superseded.some(({ epoch }) => epoch.linked(from, to)) ? 'ok' : 'not-neighbour';
+    return this.superseded.some(({ epoch }) => epoch.linked(from, to));
   }
 
   private changed(now: number): void {
@@ -160,7 +261,11 @@ export class Membership {
     this.retireCurrent(now);
     const joiners = new Set(this.joiners.filter((id) => this.byId.has(id)));
     this.joiners = [];
-    if (this.members.length === 0) return;
+    if (this.members.length === 0) {
+      this.epochMembers = [];
+      this.options.persist?.(this.snapshot());
+      return;
+    }
     const reported = this.members.map((m) => m.step ?? -1);
     const { epoch, payloads } = TopologyEpoch.build({
       number: ++this.lastEpoch,
@@ -172,6 +277,8 @@ export class Membership {
       joiners,
     });
     this.current = epoch;
+    this.epochMembers = [...this.members];
+    this.options.persist?.(this.snapshot());
     for (const [i, member] of this.members.entries()) member.channel.epoch(payloads[i]);
   }
 

@@ -6,6 +6,7 @@
  */
 import {
   EVENTS,
+  HeartbeatSchema,
   JoinSchema,
   MetricsSchema,
   ProgressSchema,
@@ -27,6 +28,7 @@ const CLIENT_EVENTS = [
   EVENTS.join,
   EVENTS.signal,
   EVENTS.progress,
+  EVENTS.heartbeat,
   EVENTS.metrics,
   EVENTS.leave,
   EVENTS.watch,
@@ -39,6 +41,8 @@ export type SessionContext = {
   broadcaster: RunStateBroadcaster;
   limits: Limits;
   log: Logger;
+  /** How often a member should send `heartbeat` (told in the join acknowledgement). */
+  heartbeatMs: number;
   /** True while the server shuts down: departures then start no epochs. */
   closing: () => boolean;
 };
@@ -65,6 +69,10 @@ export class PeerSession {
     });
     this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingToken);
     this.on(EVENTS.signal, SignalSchema, ({ to, data }) => this.signal(to, data));
+    // A bare `heartbeat` (no payload) is as good as `{}`: there is nothing in it to get wrong.
+    this.on(EVENTS.heartbeat, HeartbeatSchema.optional(), () =>
+      this.withMember((run, m) => run.heartbeat(m, Date.now())),
+    );
     this.on(EVENTS.progress, ProgressSchema, ({ step }) =>
       this.withMember((run, m) => run.progress(m, step, Date.now())),
     );
@@ -144,10 +152,14 @@ export class PeerSession {
       return new Refusal('bad-token', `wrong token for run "${join.runId}": use the token of its join URL`);
     }
     const { name, platform, backend } = join;
-    const result = run.join({ name, platform, backend }, this.channel(), Date.now(), (member) => {
+    const admitted = (member: Member) => {
       this.joined = { run, member };
-      ack?.({ ok: true, peerId: member.id, run: run.config });
-    });
+      ack?.({ ok: true, peerId: member.id, run: run.config, heartbeatMs: this.ctx.heartbeatMs });
+    };
+    const info = { name, platform, backend };
+    const result = join.resume
+      ? run.resume(join.resume.peerId, info, this.channel(), Date.now(), admitted)
+      : run.join(info, this.channel(), Date.now(), admitted);
     return result instanceof Refusal ? result : ACKED;
   }
 
@@ -168,6 +180,13 @@ export class PeerSession {
         return new Refusal(
           'not-neighbour',
           `peer ${to} is not a neighbour of ${member.id} in the current epoch`,
+        );
+      }
+      if (check === 'peer-away') {
+        return new Refusal(
+          'peer-away',
+          `peer ${to} has not reconnected since the server restarted; retry later (it is evicted, with a ` +
+            'new epoch, if it does not come back within the heartbeat timeout)',
         );
       }
       return undefined;

@@ -3,14 +3,19 @@ import { readFileSync } from 'node:fs';
 import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import { issuesText } from './run-store';
 
-/** A small GPT on the Brown corpus, peers on a ring, DeMuon with a linearly decaying step size. */
-export const DEFAULT_RUN: RunConfig = RunConfigSchema.parse({
+/**
+ * A small GPT on the Brown corpus, peers on a ring, DeMuon with a linearly decaying step size: the input,
+ * which the command-line flags of run-flags.ts reshape, and the config it parses to.
+ */
+export const DEFAULT_RUN_INPUT = {
   id: 'default',
   name: 'Small GPT on the Brown corpus (ring, DeMuon)',
   model: { preset: 'small' },
   topology: 'ring',
   algorithm: { name: 'demuon', lr: { eta: 0.05, schedule: 'linear' } },
-});
+} as const;
+
+export const DEFAULT_RUN: RunConfig = RunConfigSchema.parse(DEFAULT_RUN_INPUT);
 
 /** An array of run configs; the error names the source, the run (index and id) and every problem. */
 export function parseRunConfigs(input: unknown, source: string): RunConfig[] {

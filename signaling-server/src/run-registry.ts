@@ -1,12 +1,13 @@
 /**
- * All runs of a server, persisted in `<dataDir>/runs.json` with their tokens, and their metrics under
- * `<dataDir>/<runId>/`. A run is written to disk before anyone learns its token, so a token that was
- * handed out always survives a restart.
+ * All runs of a server, persisted in `<dataDir>/runs.json` with their tokens, and their metrics and
+ * current membership under `<dataDir>/<runId>/`. A run is written to disk before anyone learns its token,
+ * so a token that was handed out always survives a restart; so do the members of every run's epoch.
  */
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '@demuon/shared/protocol';
 import type { Logger } from './log';
+import { type MembershipSnapshot, MembershipStore } from './membership-store';
 import { type MetricsLimits, MetricsStore } from './metrics-store';
 import { Refusal, Run } from './run';
 import { RunStore, type StoredRun } from './run-store';
@@ -45,7 +46,7 @@ export class RunRegistry {
     const loaded = store.load();
     const adminToken = options.adminToken ?? loaded.adminToken ?? newToken();
     const registry = new RunRegistry(store, adminToken, options);
-    for (const stored of loaded.runs) registry.add(await registry.instantiate(stored));
+    for (const stored of loaded.runs) registry.add(await registry.instantiate(stored, { restore: true }));
     if (adminToken !== loaded.adminToken) registry.save();
     return registry;
   }
@@ -65,7 +66,8 @@ export class RunRegistry {
     }
     this.reserved.add(config.id);
     try {
-      const run = await this.instantiate({ config, token: newToken(), createdAt: Date.now(), lastEpoch: 0 });
+      const stored = { config, token: newToken(), createdAt: Date.now(), lastEpoch: 0 };
+      const run = await this.instantiate(stored, { restore: false });
       this.add(run);
       try {
         this.save();
@@ -92,9 +94,18 @@ export class RunRegistry {
         continue;
       }
       if (sameConfig(existing.config, config)) continue;
-      if (existing.memberCount > 0) throw new Error(`run "${config.id}" has peers; cannot change its config`);
+      if (existing.memberCount > 0) {
+        // Peers that resume would train on with the old config: the host decides, nothing is dropped.
+        throw new Error(
+          `run "${config.id}": its config changed, but ${existing.memberCount} peer(s) from before the restart ` +
+            `may resume it (${existing.membershipFile}); start with its old config so that they can, or ` +
+            'remove that file to start the run afresh',
+        );
+      }
       this.options.log.warn(`run "${config.id}": config changed, keeping its token and metrics`);
-      this.add(new Run({ ...this.runOptions(existing.metrics), stored: { ...existing.stored(), config } }));
+      existing.retire();
+      const stored = { ...existing.stored(), config };
+      this.add(new Run({ ...this.runOptions(existing.metrics, this.membershipStore(config.id)), stored }));
       this.save();
     }
   }
@@ -129,15 +140,33 @@ export class RunRegistry {
     }
   }
 
-  private async instantiate(stored: StoredRun): Promise<Run> {
+  /** A Run over its files; `restore` takes back the members stored before a restart. */
+  private async instantiate(stored: StoredRun, { restore }: { restore: boolean }): Promise<Run> {
+    const membershipStore = this.membershipStore(stored.config.id);
+    const restored = restore ? this.restorable(membershipStore, stored) : undefined;
     const file = join(this.options.dataDir, stored.config.id, 'metrics.jsonl');
     const metrics = await MetricsStore.open(file, this.options.metricsLimits, this.options.log);
-    return new Run({ ...this.runOptions(metrics), stored });
+    return new Run({ ...this.runOptions(metrics, membershipStore), stored, restored });
   }
 
-  private runOptions(metrics: MetricsStore) {
+  /** The stored membership, unless runs.json knows of a later epoch (its write failed): peers hold newer. */
+  private restorable(store: MembershipStore, stored: StoredRun): MembershipSnapshot | undefined {
+    const snapshot = store.load();
+    if (!snapshot || snapshot.epoch >= stored.lastEpoch) return snapshot ?? undefined;
+    this.options.log.warn(
+      `${store.file}: epoch ${snapshot.epoch} is older than the run's epoch ${stored.lastEpoch}; ` +
+        'its peers must join again',
+    );
+    return undefined;
+  }
+
+  private membershipStore(runId: string): MembershipStore {
+    return new MembershipStore(join(this.options.dataDir, runId, 'membership.json'), this.options.log);
+  }
+
+  private runOptions(metrics: MetricsStore, membershipStore: MembershipStore) {
     const { signalGraceMs, epochBatchMs, onChange } = this.options;
-    return { metrics, signalGraceMs, epochBatchMs, onChange };
+    return { metrics, membershipStore, signalGraceMs, epochBatchMs, onChange };
   }
 
   private add(run: Run): void {

@@ -3,19 +3,10 @@
  * every run. Written atomically (temporary file, fsync, rename), so a crash leaves the old or the new file,
  * never a mix. A file that does not parse stops the server with the reason instead of being overwritten.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import { z } from 'zod';
+import { damagedFile, writeFileAtomic } from './atomic-file';
 
 export type StoredRun = {
   config: RunConfig;
@@ -49,8 +40,7 @@ export class RunStore {
 
   load(): StoredState {
     if (!existsSync(this.file)) return { adminToken: null, runs: [] };
-    const fail = (why: string) =>
-      new Error(`${this.file}: ${why} (fix or move the file away; the server does not overwrite it)`);
+    const fail = (why: string) => damagedFile(this.file, why);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(this.file, 'utf8'));
@@ -71,17 +61,7 @@ export class RunStore {
   }
 
   save(adminToken: string, runs: readonly StoredRun[]): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    const text = `${JSON.stringify({ version: 1, adminToken, runs }, null, 2)}\n`;
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    const fd = openSync(temporary, 'w', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify({ version: 1, adminToken, runs }, null, 2)}\n`);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_RUN_STATE_INTERVAL_MS,
   DEFAULT_SIGNAL_GRACE_MS,
+  heartbeatIntervalMs,
   type Limits,
 } from './limits';
 import { consoleLogger, type Logger } from './log';
@@ -19,6 +20,7 @@ import { PeerSession } from './peer-session';
 import { DEFAULT_RUN, parseRunConfigs } from './run-configs';
 import { RunRegistry } from './run-registry';
 import { RunStateBroadcaster } from './run-state-broadcaster';
+import { startupBanner } from './startup-banner';
 import { PublicUrls, publicBase } from './urls';
 
 export type SignalingServerOptions = {
@@ -30,7 +32,10 @@ export type SignalingServerOptions = {
   dataDir: string;
   /** Run configs (RunConfig inputs, validated here) to create, or to update when their config changed. */
   runs?: readonly unknown[];
-  /** A peer that sends neither progress nor metrics for this long is removed. Default 10 s. */
+  /**
+   * A peer that sends no heartbeat, progress or metrics for this long is removed (and so is a peer restored
+   * after a restart that does not resume within it). Peers are asked to beat 4 times as often. Default 10 s.
+   */
   heartbeatTimeoutMs?: number;
   log?: Logger;
   /** Fixes the admin token (otherwise the stored one, or a new random one). */
@@ -76,8 +81,13 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
       registry.noteChange(run);
     },
   });
-  await registry.ensure(configs);
-  if (!registry.get(DEFAULT_RUN.id)) await registry.create(DEFAULT_RUN);
+  try {
+    await registry.ensure(configs);
+    if (!registry.get(DEFAULT_RUN.id)) await registry.create(DEFAULT_RUN);
+  } catch (error) {
+    await registry.close();
+    throw error;
+  }
 
   // The HTTP handler must exist before socket.io attaches: engine.io wraps the listeners it finds.
   const http = { registry, limits, log, urls: new PublicUrls('') };
@@ -87,7 +97,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     io,
     options.runStateIntervalMs ?? DEFAULT_RUN_STATE_INTERVAL_MS,
   );
-  const session = { registry, broadcaster, limits, log, closing: () => closing };
+  const heartbeatMs = heartbeatIntervalMs(heartbeatTimeoutMs);
+  const session = { registry, broadcaster, limits, log, heartbeatMs, closing: () => closing };
   io.on('connection', (socket) => new PeerSession(socket, session));
 
   try {
@@ -111,13 +122,15 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     Math.min(1000, Math.max(20, heartbeatTimeoutMs / 4)),
   );
 
-  log.info(`signaling server on ${urls.base} (data in ${dataDir})`);
-  for (const run of registry.list()) {
-    log.info(`run "${run.id}"${run.config.name ? ` (${run.config.name})` : ''}`);
-    log.info(`  join:     ${urls.join(run.id, run.secretToken())}`);
-    log.info(`  overview: ${urls.overview(run.id)}`);
-  }
-  log.info(`admin token for POST /api/runs: ${registry.adminToken}`);
+  const banner = startupBanner({
+    urls,
+    host,
+    dataDir,
+    runs: registry.list(),
+    adminToken: registry.adminToken,
+    heartbeatTimeoutMs,
+  });
+  for (const line of banner) log.info(line);
 
   return {
     url: urls.base,

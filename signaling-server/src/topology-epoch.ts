@@ -1,7 +1,8 @@
 /**
  * One topology epoch of a run: the members in index order (join order), the mixing matrices of the run's
  * topology over that many nodes, and from them what every member is told and whom it may signal.
- * The matrices are only needed while the payloads are built; an epoch keeps the (sparse) neighbour lists.
+ * The matrices are only needed while the payloads are built; an epoch keeps the (sparse) neighbour lists
+ * and the payloads, which a peer resuming after a server restart gets again.
  */
 import {
   inNeighbours,
@@ -39,6 +40,9 @@ export class TopologyEpoch {
   /** Directed edges for dashboards, capped at MAX_SNAPSHOT_LINKS. */
   readonly links: readonly TopologyLink[];
   readonly linksTruncated: boolean;
+  /** The members told to bootstrap in this epoch (persisted: their payloads carry `bootstrapFrom`). */
+  readonly joiners: ReadonlySet<string>;
+  private memberPayloads: readonly Epoch[] = [];
   private readonly indexOf: Map<string, number>;
   /** Per member index, the sorted indices it sends to or receives from at some step of the period. */
   private readonly neighbours: Int32Array[];
@@ -50,6 +54,7 @@ export class TopologyEpoch {
     this.topologyName = topology.name;
     this.fallback = fallback;
     this.period = topology.period;
+    this.joiners = input.joiners;
     this.indexOf = new Map(input.members.map((peer, i) => [peer, i]));
     const { neighbours, links, truncated } = linksOf(topology, input.members);
     this.neighbours = neighbours;
@@ -71,11 +76,18 @@ export class TopologyEpoch {
       fallback = `${(error as Error).message}; using a ring meanwhile`;
     }
     const epoch = new TopologyEpoch(input, topology, fallback);
-    return { epoch, payloads: epoch.payloads(topology, input.joiners) };
+    epoch.memberPayloads = epoch.payloads(topology, input.joiners);
+    return { epoch, payloads: [...epoch.memberPayloads] };
   }
 
   indexOfPeer(peer: string): number | undefined {
     return this.indexOf.get(peer);
+  }
+
+  /** The payload this epoch gave `peer`. */
+  payloadOf(peer: string): Epoch | undefined {
+    const index = this.indexOf.get(peer);
+    return index === undefined ? undefined : this.memberPayloads[index];
   }
 
   /** Whether a and b exchange frames at some step of the period, in either direction. */

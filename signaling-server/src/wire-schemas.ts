@@ -23,8 +23,18 @@ export const AckSchema = z.union([
   z.object({ ok: z.literal(false), error: ErrorBodySchema }).strict(),
 ]);
 
-/** The acknowledgement of a successful `join`: the peer's id and the run it joined (without its token). */
-export const JoinAckSchema = z.object({ ok: z.literal(true), peerId: id, run: RunConfigSchema }).strict();
+/**
+ * The acknowledgement of a successful `join` (also one with `resume`): the peer's id, the run it joined
+ * (without its token), and how often to send `heartbeat`, in ms.
+ */
+export const JoinAckSchema = z
+  .object({
+    ok: z.literal(true),
+    peerId: id,
+    run: RunConfigSchema,
+    heartbeatMs: z.number().int().positive(),
+  })
+  .strict();
 
 const finite = z.number().finite();
 
@@ -67,6 +77,8 @@ export const METRICS_COLUMNS = [
 export const MemberStateSchema = z
   .object({
     peer: id,
+    /** True while nobody is connected as this member: restored after a server restart, not resumed yet. */
+    away: z.boolean(),
     name: z.string().optional(),
     platform: z.enum(['browser', 'node']),
     backend: z.enum(['webgpu', 'wasm', 'cpu']),

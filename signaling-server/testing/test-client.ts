@@ -14,6 +14,8 @@ export type JoinOptions = {
   name?: string;
   platform?: 'browser' | 'node';
   backend?: 'webgpu' | 'wasm' | 'cpu';
+  /** Come back as this peer (after a server restart); the ack then carries the same id. */
+  resume?: string;
 };
 
 export class TestClient {
@@ -52,16 +54,25 @@ export class TestClient {
     token: string,
     options: JoinOptions = {},
   ): Promise<z.infer<typeof JoinAckSchema>> {
+    const { resume, ...info } = options;
     const reply = await this.request(EVENTS.join, {
       runId,
       token,
       platform: 'node',
       backend: 'cpu',
-      ...options,
+      ...info,
+      ...(resume ? { resume: { peerId: resume } } : {}),
     });
     const ack = JoinAckSchema.parse(reply);
     this.peerId = ack.peerId;
     return ack;
+  }
+
+  /** Sends `heartbeat` every `everyMs` until the returned function is called (or the socket closes). */
+  heartbeats(everyMs: number): () => void {
+    const timer = setInterval(() => this.socket.emit(EVENTS.heartbeat, {}), everyMs);
+    this.socket.once('disconnect', () => clearInterval(timer));
+    return () => clearInterval(timer);
   }
 
   /** The next received event of that name (queued ones first). */

@@ -313,6 +313,64 @@ describe('heartbeat', () => {
   });
 });
 
+describe('heartbeat event', () => {
+  it('keeps a peer that sends only heartbeats past the timeout, evicts a silent one, and refuses bad beats', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'signaling-beats-'));
+    const quick = await createSignalingServer({
+      port: 0,
+      dataDir: dir,
+      heartbeatTimeoutMs: 500,
+      log: silentLogger,
+    });
+    const beating = await TestClient.connect(quick.url);
+    const silent = await TestClient.connect(quick.url);
+    const runToken = quick.runs.get('default')!.secretToken();
+    try {
+      expect(AckSchema.parse(await beating.request(EVENTS.heartbeat, {}))).toMatchObject({
+        ok: false,
+        error: { code: 'not-joined' },
+      });
+      const ack = await beating.join('default', runToken);
+      expect(ack.heartbeatMs).toBe(125);
+      const stop = beating.heartbeats(ack.heartbeatMs);
+      try {
+        expect(await beating.request(EVENTS.heartbeat, {})).toEqual({ ok: true });
+        expect(await beating.request(EVENTS.heartbeat)).toEqual({ ok: true });
+        const bad = AckSchema.parse(await beating.request(EVENTS.heartbeat, { step: 3 }));
+        expect(bad).toMatchObject({ ok: false, error: { code: 'bad-event' } });
+        await silent.join('default', runToken);
+        const pair = await beating.epoch(2);
+        const alone = await beating.epoch(pair.epoch + 1, 3000);
+        expect(alone.members).toEqual([beating.peerId]);
+        expect(await silent.error()).toMatchObject({
+          code: 'evicted',
+          message: /no heartbeat, progress or metrics/,
+        });
+        // Three more timeouts on heartbeats alone: still a member, no epoch, no eviction.
+        await sleep(1200);
+        expect(
+          quick.runs
+            .get('default')!
+            .state(Date.now())
+            .members.map((m) => m.peer),
+        ).toEqual([beating.peerId]);
+        expect(beating.drain(EVENTS.epoch)).toEqual([]);
+        expect(beating.drain(EVENTS.error).map((e) => (e as { code: string }).code)).toEqual([
+          'not-joined',
+          'bad-event',
+        ]);
+      } finally {
+        stop();
+      }
+    } finally {
+      beating.close();
+      silent.close();
+      await quick.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('signal grace period', () => {
   it('lets neighbours of a superseded epoch signal for graceMs after it ended, then refuses them', () => {
     const membership = new Membership({ spec: { kind: 'ring' }, seed: 0, lastEpoch: 0, graceMs: 1000 });
