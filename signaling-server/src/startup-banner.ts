@@ -27,6 +27,9 @@ export function startupBanner({ urls, host, dataDir, runs, adminToken, heartbeat
     lines.push(`  trains:   ${describeRun(run.config)}`);
     lines.push(`  join:     ${urls.join(run.id, run.secretToken())}`);
     lines.push(`  overview: ${urls.overview(run.id)}`);
+    lines.push(
+      `  device:   npm run peer -- --server ${urls.base} --run ${run.id} --token=${run.secretToken()}`,
+    );
     if (run.awayCount > 0) {
       lines.push(
         `  resuming: ${run.awayCount} peer(s) of epoch ${run.epochNumber} from before the restart; ` +

@@ -44,7 +44,7 @@ const RUN = RunConfigSchema.parse({
 const FAULT_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
 const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
 const ROGUE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-rogue', steps: 8 });
-const RESTART_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-restart', steps: 30, evalEvery: 10 });
+const RESTART_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-restart', steps: 20, evalEvery: 10 });
 
 let server: SignalingServer;
 let dataDir: string;
@@ -281,4 +281,58 @@ it('a neighbour sending malformed, oversized, NaN, foreign and stale frames is c
   // Nothing of it reached the optimizer: every peer ends exactly where the simulator does.
   const simulated = await simulatorParams(ROGUE_RUN);
   for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
+});
+
+it('the signaling server restarted mid-run: peers train on, take back their places, nothing is lost', async () => {
+  const restartDir = mkdtempSync(join(tmpdir(), 'networked-restart-'));
+  const first = await createSignalingServer({
+    port: 0,
+    dataDir: restartDir,
+    runs: [RESTART_RUN],
+    log: silentLogger,
+  });
+  const port = Number(new URL(first.url).port);
+  const epochs = new Set<number>();
+  const logs: string[] = [];
+  let restarted: Promise<SignalingServer> | null = null;
+  const group: Peer[] = [];
+  for (let i = 0; i < N; i++) {
+    group.push(
+      await joinPeer(RESTART_RUN, {
+        at: first,
+        waitForPeers: N,
+        log: (line) => logs.push(line),
+        onStep: (_peer, _socket, report, epoch) => {
+          epochs.add(epoch.epoch);
+          // The server goes down after step 5 and comes back on the same port and data directory.
+          if (report.step === 5 && !restarted)
+            restarted = first
+              .close()
+              .then(() => createSignalingServer({ port, dataDir: restartDir, log: silentLogger }));
+        },
+      }),
+    );
+  }
+  await Promise.all(group.map((p) => p.train()));
+  const second = await (restarted as unknown as Promise<SignalingServer>);
+  try {
+    // Every peer resumed its place, so the restart made no new epoch and training is the simulator's.
+    expect(logs.filter((l) => l.startsWith('signaling back: resumed as'))).toHaveLength(N);
+    expect(epochs.size).toBe(1);
+    const simulated = await simulatorParams(RESTART_RUN);
+    for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
+
+    // The restarted server has the run and every peer's metrics from before, during and after the outage.
+    const response = await fetch(`${second.url}/api/runs/${RESTART_RUN.id}/metrics.json`);
+    const { points } = (await response.json()) as { points: { peer: string; step: number }[] };
+    for (const peer of group) {
+      const steps = points.filter((p) => p.peer === peer.peerId).map((p) => p.step);
+      expect(steps).toContain(5);
+      expect(steps).toContain(RESTART_RUN.steps);
+      expect(new Set(steps).size).toBe(steps.length);
+    }
+  } finally {
+    await second.close();
+    rmSync(restartDir, { recursive: true, force: true });
+  }
 });
