@@ -67,6 +67,8 @@ export class NetworkPeer<T extends Tensor> {
   /** True while the server knows this socket as this peer; reports wait in `held` otherwise. */
   private attached = true;
   private readonly held: { event: string; payload: unknown }[] = [];
+  /** Connected peers no epoch needs any more, and the step since when. */
+  private readonly staleSince = new Map<string, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private lastLinkReport = { at: 0, bytes: new Map<string, number>() };
 
@@ -145,7 +147,7 @@ export class NetworkPeer<T extends Tensor> {
 
   /** Trains until the run's last step (or `stop`), reporting progress and metrics to the server. */
   async train(): Promise<void> {
-    const { engine, backend, data, socket } = this.options;
+    const { engine, backend, data } = this.options;
     const run = this.run;
     const first = await this.until(() =>
       this.epochs.find((e) => e.members.length >= (this.options.waitForPeers ?? 1)),
@@ -198,6 +200,7 @@ export class NetworkPeer<T extends Tensor> {
         algorithm.resetTracking();
       }
       previous = epoch;
+      this.closeStaleConnections(step);
       const report = await loop.step(step);
       this.report(EVENTS.progress, { step: step + 1 });
       if (report.valLoss !== undefined || (step + 1) % 5 === 0) {
@@ -209,7 +212,7 @@ export class NetworkPeer<T extends Tensor> {
           bytesSent: this.total('bytesSent'),
           bytesReceived: this.total('bytesReceived'),
           timing: report.timing,
-          links: await this.linkStats(),
+          links: await this.linkStats(epoch),
         });
       }
       this.options.onStep?.(report, epoch);
@@ -328,15 +331,14 @@ export class NetworkPeer<T extends Tensor> {
     for (const { event, payload } of this.held.splice(0)) socket.emit(event, payload);
   }
 
-  /** Per-neighbour link figures for the dashboards: bytes, frames, drops, throughput since last time. */
-  private async linkStats() {
+  /** The links to `epoch`'s neighbours for the dashboards: bytes, frames, drops, throughput since last time. */
+  private async linkStats(epoch: Epoch) {
     const now = this.options.now?.() ?? Date.now();
     const seconds = (now - this.lastLinkReport.at) / 1000;
     const bytes = new Map<string, number>();
     const links = [];
-    for (const [peer, handle] of this.handles) {
-      const stats = this.link.stats(handle);
-      if (!stats) continue;
+    for (const peer of this.neighboursOf(epoch)) {
+      const stats = this.link.stats(this.handle(peer)) ?? NO_TRAFFIC;
       const moved = stats.bytesSent + stats.bytesReceived;
       bytes.set(peer, moved);
       const before = this.lastLinkReport.bytes.get(peer);
@@ -361,7 +363,35 @@ export class NetworkPeer<T extends Tensor> {
     return links;
   }
 
+  /**
+   * Closes the links to peers that neither this step's epoch nor a later one needs, two steps after they
+   * stopped being needed: by then every frame owed to them for earlier steps has gone out.
+   */
+  private closeStaleConnections(step: number): void {
+    const current = this.epochAt(step);
+    const needed = new Set(
+      this.epochs
+        .filter((e) => e === current || e.activationStep > current.activationStep)
+        .flatMap((e) => this.neighboursOf(e)),
+    );
+    for (const [peer, connection] of this.connections) {
+      if (needed.has(peer)) {
+        this.staleSince.delete(peer);
+        continue;
+      }
+      const since = this.staleSince.get(peer) ?? step;
+      this.staleSince.set(peer, since);
+      if (step - since < 2) continue;
+      this.staleSince.delete(peer);
+      this.link.detach(this.handle(peer));
+      this.connections.delete(peer);
+      connection.destroy();
+    }
+  }
+
   private onEpoch(epoch: Epoch): void {
+    // The server sends the current epoch again when this peer resumes after an outage.
+    if (this.epochs.some((e) => e.epoch === epoch.epoch)) return;
     this.epochs.push(epoch);
     this.epochs.sort((a, b) => a.activationStep - b.activationStep || a.epoch - b.epoch);
     for (const peer of this.neighboursOf(epoch)) this.connection(peer);
@@ -418,11 +448,14 @@ export class NetworkPeer<T extends Tensor> {
     c.on('connect', () => {
       this.link.attach(this.handle(peer), c);
       this.open.add(peer);
+      this.gone.delete(peer);
       this.wake?.();
     });
     c.on('close', () => {
       this.open.delete(peer);
       this.gone.add(peer);
+      // Should a later epoch need this peer again, a new connection is made.
+      if (this.connections.get(peer) === c) this.connections.delete(peer);
       this.wake?.();
     });
     c.on('error', (error) => this.options.log?.(`link to ${peer}: ${error.message}`));
@@ -465,6 +498,8 @@ async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise
   }
   return undefined;
 }
+
+const NO_TRAFFIC = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 };
 
 /** Gossip round numbers from here on carry a late joiner's state, one group of tensors per round. */
 const STATE_ROUND = 1_000_000;
