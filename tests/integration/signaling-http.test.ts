@@ -2,11 +2,10 @@
  * The signaling server's HTTP API, metrics hub, dashboards' `watch`, persistence across restarts, and
  * its configuration errors (CLI flags, config files, a damaged data directory).
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENTS, type Metrics } from '@demuon/shared/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AckSchema,
   createSignalingServer,
@@ -20,38 +19,30 @@ import {
 } from '../../signaling-server/src';
 import { parseCli } from '../../signaling-server/src/cli';
 import { TestClient } from '../../signaling-server/testing/test-client';
+import { signalingTestEnv } from '../helpers/signaling-env';
 
 const demuon = { name: 'demuon', lr: { eta: 0.05 } };
-let dataDir: string;
-let servers: SignalingServer[] = [];
-let clients: TestClient[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'signaling-http-'));
-});
-
-afterEach(async () => {
-  for (const client of clients) client.close();
-  clients = [];
-  for (const server of servers) await server.close();
-  servers = [];
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const env = signalingTestEnv('signaling-http-');
 
 async function start(options: { runs?: unknown[]; log?: Logger } = {}): Promise<SignalingServer> {
-  const server = await createSignalingServer({ port: 0, dataDir, log: silentLogger, ...options });
-  servers.push(server);
+  const server = await createSignalingServer({
+    port: 0,
+    dataDir: env.dataDir,
+    log: silentLogger,
+    ...options,
+  });
+  env.servers.push(server);
   return server;
 }
 
 async function stop(server: SignalingServer): Promise<void> {
   await server.close();
-  servers = servers.filter((s) => s !== server);
+  env.servers.splice(env.servers.indexOf(server), 1);
 }
 
 async function joined(server: SignalingServer, runId: string): Promise<TestClient> {
   const client = await TestClient.connect(server.url);
-  clients.push(client);
+  env.clients.push(client);
   await client.join(runId, server.runs.get(runId)!.secretToken());
   await client.epoch(0);
   return client;
@@ -141,7 +132,7 @@ describe('metrics hub and persistence', () => {
     const peer = await joined(first, 'm');
     await peer.request(EVENTS.metrics, metrics(1, peer.current!.epoch));
     await stop(first);
-    appendFileSync(join(dataDir, 'm', 'metrics.jsonl'), '{"t":17,"peer":"crashed-mid-wri');
+    appendFileSync(join(env.dataDir, 'm', 'metrics.jsonl'), '{"t":17,"peer":"crashed-mid-wri');
 
     const warnings: string[] = [];
     const second = await start({ log: { info() {}, warn: (m) => warnings.push(m) } });
@@ -160,7 +151,7 @@ describe('watch', () => {
   it('sends run-state snapshots without a token, at most about 4 per second', async () => {
     const server = await start();
     const dashboard = await TestClient.connect(server.url);
-    clients.push(dashboard);
+    env.clients.push(dashboard);
     expect(AckSchema.parse(await dashboard.request(EVENTS.watch, { runId: 'nope' }))).toMatchObject({
       ok: false,
       error: { code: 'unknown-run' },
@@ -226,7 +217,7 @@ describe('HTTP API', () => {
     expect((await post(config, server.adminToken)).status).toBe(409);
 
     const peer = await TestClient.connect(server.url);
-    clients.push(peer);
+    env.clients.push(peer);
     expect((await peer.join('made', answer.token)).run.id).toBe('made');
 
     const list = await getJson(`${server.url}/api/runs`);
@@ -258,10 +249,10 @@ describe('HTTP API', () => {
 
 describe('configuration errors', () => {
   it('refuses a damaged runs.json without overwriting it, and bad run configs naming the run', async () => {
-    writeFileSync(join(dataDir, 'runs.json'), '{"version":1,"adminToken":');
+    writeFileSync(join(env.dataDir, 'runs.json'), '{"version":1,"adminToken":');
     await expect(start()).rejects.toThrow(/runs\.json: not valid JSON.*does not overwrite/);
-    expect(readFileSync(join(dataDir, 'runs.json'), 'utf8')).toBe('{"version":1,"adminToken":');
-    rmSync(join(dataDir, 'runs.json'));
+    expect(readFileSync(join(env.dataDir, 'runs.json'), 'utf8')).toBe('{"version":1,"adminToken":');
+    rmSync(join(env.dataDir, 'runs.json'));
 
     await expect(
       start({
@@ -286,7 +277,7 @@ describe('configuration errors', () => {
     });
     expect(parseCli([], { PORT: '9001' })).toMatchObject({ port: 9001 });
 
-    const file = join(dataDir, 'runs-config.json');
+    const file = join(env.dataDir, 'runs-config.json');
     expect(() => parseCli(['--config', file], {})).toThrow(/cannot read config file .*runs-config\.json/);
     const cases: [string, RegExp][] = [
       ['[{"id": "a",', /is not valid JSON/],

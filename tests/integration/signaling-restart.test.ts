@@ -4,11 +4,10 @@
  * heartbeats alone, and one that does not come back is evicted, giving the rest a new epoch. Also the
  * refusals around it (unknown id, id in use, signals to an away peer) and a damaged membership file.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Epoch, EVENTS, type Metrics } from '@demuon/shared/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AckSchema,
   createSignalingServer,
@@ -18,49 +17,36 @@ import {
   silentLogger,
 } from '../../signaling-server/src';
 import { TestClient } from '../../signaling-server/testing/test-client';
+import { signalingTestEnv } from '../helpers/signaling-env';
 
 // Short enough for a quick file, long enough for two peers to reconnect on a loaded 2-core machine.
 const TIMEOUT_MS = 800;
 const RUN = { id: 'r', topology: 'ring', algorithm: { name: 'demuon', lr: { eta: 0.05 } } };
 
-let dataDir: string;
-let servers: SignalingServer[] = [];
-let clients: TestClient[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'signaling-restart-'));
-});
-
-afterEach(async () => {
-  for (const client of clients) client.close();
-  clients = [];
-  for (const server of servers) await server.close();
-  servers = [];
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const env = signalingTestEnv('signaling-restart-');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function start(port = 0, runs: unknown[] = [RUN]): Promise<SignalingServer> {
   const server = await createSignalingServer({
     port,
-    dataDir,
+    dataDir: env.dataDir,
     runs,
     heartbeatTimeoutMs: TIMEOUT_MS,
     log: silentLogger,
   });
-  servers.push(server);
+  env.servers.push(server);
   return server;
 }
 
 async function stop(server: SignalingServer): Promise<void> {
   await server.close();
-  servers = servers.filter((s) => s !== server);
+  env.servers.splice(env.servers.indexOf(server), 1);
 }
 
 async function connect(server: SignalingServer): Promise<TestClient> {
   const client = await TestClient.connect(server.url);
-  clients.push(client);
+  env.clients.push(client);
   return client;
 }
 
@@ -238,7 +224,7 @@ describe('restart mid-run', () => {
     const first = await start();
     await trainingRun(first);
     await stop(first);
-    const file = join(dataDir, 'r', 'membership.json');
+    const file = join(env.dataDir, 'r', 'membership.json');
     const stored = readFileSync(file, 'utf8');
 
     await expect(start(0, [{ ...RUN, topology: 'exp' }])).rejects.toThrow(
