@@ -1,5 +1,6 @@
 export { BpeTokenizer, type BpeTokenizerJson, type BpeTrainOptions } from './bpe';
 export { type CorpusDocument, parseBrownCategories, parseBrownDocument } from './brown';
+export { type CorpusBundle, decodeCorpusBundle, encodeCorpusBundle } from './bundle';
 export { pretokenize } from './pretokenize';
 export {
   type Batch,

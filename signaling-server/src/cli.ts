@@ -11,6 +11,8 @@ import type { SignalingServerOptions } from './server';
 
 const DEFAULT_PORT = 8787;
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
+/** Where `npm run build:web` puts the browser client (a path, not an import: the server imports shared only). */
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../client/dist', import.meta.url));
 
 const SERVER_FLAGS: [string, string][] = [
   ['--port N', `port to listen on (default: $PORT, else ${DEFAULT_PORT}; 0 picks a free one)`],
@@ -74,6 +76,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SignalingServe
         : integer(port, values.port === undefined ? 'PORT' : '--port', 0, 65535),
     host: values.host ?? '127.0.0.1',
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    webRoot: DEFAULT_WEB_ROOT,
     runs: shaped ? [...fileRuns, shaped] : fileRuns,
     heartbeatTimeoutMs:
       values['heartbeat-ms'] === undefined

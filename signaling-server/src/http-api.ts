@@ -5,12 +5,12 @@
  *   GET  /api/runs/<id>                 { config, state }: the run's config and its run-state snapshot
  *   GET  /api/runs/<id>/metrics.json    every metrics point in memory, oldest first
  *   GET  /api/runs/<id>/metrics.csv     the same as CSV with a header row
- *   GET  /, /join/<id>, /runs/<id>      the browser client (see client-pages.ts)
+ *   GET  /, /join/<id>, /runs/<id>, …   the browser client's build (see web-client.ts)
  * Errors are JSON: { error: { code, message } }.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunConfigSchema } from '@demuon/shared/protocol';
-import { serveClientPage } from './client-pages';
+import { serveWebClient } from './web-client';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import { Refusal } from './run';
@@ -19,7 +19,14 @@ import { issuesText } from './run-store';
 import { sameSecret } from './secrets';
 import type { PublicUrls } from './urls';
 
-export type HttpContext = { registry: RunRegistry; urls: PublicUrls; limits: Limits; log: Logger };
+export type HttpContext = {
+  registry: RunRegistry;
+  urls: PublicUrls;
+  limits: Limits;
+  log: Logger;
+  /** The browser client's build directory (client/dist), if any. */
+  webRoot?: string;
+};
 
 type Handler = (req: IncomingMessage, res: ServerResponse, runId: string) => void | Promise<void>;
 
@@ -66,7 +73,7 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
     const route = routes.find((r) => r.pattern.test(path));
     const run = async () => {
       if (!route) {
-        if (req.method === 'GET' && serveClientPage(path, ctx.registry, res)) return;
+        if (req.method === 'GET' && serveWebClient(path, ctx.webRoot, ctx.registry, res)) return;
         throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
       }
       const handler = route.methods[req.method ?? ''];

@@ -38,6 +38,8 @@ export type SignalingServerOptions = {
    */
   heartbeatTimeoutMs?: number;
   log?: Logger;
+  /** The browser client's build directory (client/dist), served at /join/<id>, /runs/<id> and below. */
+  webRoot?: string;
   /** Fixes the admin token (otherwise the stored one, or a new random one). */
   adminToken?: string;
   signalGraceMs?: number;
@@ -90,7 +92,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   }
 
   // The HTTP handler must exist before socket.io attaches: engine.io wraps the listeners it finds.
-  const http = { registry, limits, log, urls: new PublicUrls('') };
+  const http = { registry, limits, log, urls: new PublicUrls(''), webRoot: options.webRoot };
   const httpServer = createServer(createHttpHandler(http));
   const io = new Server(httpServer, { maxHttpBufferSize: limits.maxMessageBytes, serveClient: false });
   const broadcaster = new RunStateBroadcaster(

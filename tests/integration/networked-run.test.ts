@@ -100,12 +100,11 @@ async function joinPeer(
     socket,
     runId: run.id,
     token: at.runs.get(run.id)!.secretToken(),
-    connect: options.connect,
+    connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
     platform: 'node',
     engine,
     backend,
     data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
-    wrtc,
     waitForPeers: options.waitForPeers,
     log: options.log,
     onStep: (report, epoch) => options.onStep?.(peer, socket, report, epoch),
@@ -300,7 +299,7 @@ it('a neighbour sending malformed, oversized, NaN, foreign and stale frames is c
     group.push(
       await joinPeer(ROGUE_RUN, {
         waitForPeers: N,
-        ...(i === 0 ? { connect: (settings) => rogue(new SimplePeer(settings)) } : {}),
+        ...(i === 0 ? { connect: (settings) => rogue(new SimplePeer({ ...settings, wrtc })) } : {}),
       }),
     );
   }

@@ -242,7 +242,7 @@ describe('HTTP API', () => {
     for (const page of ['/join/default?token=x', '/runs/default']) {
       const res = await fetch(`${server.url}${page}`);
       expect(res.status).toBe(200);
-      expect(await res.text()).toMatch(/browser client is not built yet/);
+      expect(await res.text()).toMatch(/browser client is not built/);
     }
   });
 });

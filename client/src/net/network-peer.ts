@@ -13,12 +13,13 @@ import {
   type Epoch,
   EpochSchema,
   EVENTS,
+  type Metrics,
   type RunConfig,
   RunConfigSchema,
   runHash,
 } from '@demuon/shared/protocol';
 import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
-import SimplePeer from 'simple-peer';
+import type SimplePeer from 'simple-peer';
 import type { Socket } from 'socket.io-client';
 import { WebRtcGossipLink } from './webrtc-link';
 
@@ -37,15 +38,16 @@ export interface NetworkPeerOptions<T extends Tensor> {
     readonly val: TokenizedDocument[];
     readonly vocabSize: number;
   };
-  /** A WebRTC implementation for Node (`@roamhq/wrtc`); browsers have their own. */
-  readonly wrtc?: SimplePeer.Options['wrtc'];
   /** Training waits for an epoch with at least this many members. */
   readonly waitForPeers?: number;
   readonly now?: () => number;
   readonly onStep?: (report: StepReport, epoch: Epoch) => void;
   readonly log?: (line: string) => void;
-  /** Makes the WebRTC connection to a neighbour (default: a plain simple-peer); tests wrap it. */
-  readonly connect?: (options: SimplePeer.Options) => SimplePeer.Instance;
+  /**
+   * Makes the WebRTC connection to a neighbour: `new SimplePeer({ ...options, wrtc })` in Node, a proxy to
+   * the page's connection in a browser worker (workers have no RTCPeerConnection); tests wrap it.
+   */
+  readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
 }
 
 /** How often to say "still here" when the server's acknowledgement does not say. */
@@ -270,6 +272,14 @@ export class NetworkPeer<T extends Tensor> {
     return Promise.all(groups.map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))));
   }
 
+  /** The neighbours' links as last reported to the server (every few steps). */
+  lastLinks: Metrics['links'] = [];
+
+  /** Bytes this peer has sent and received over all its links. */
+  traffic(): { bytesSent: number; bytesReceived: number } {
+    return { bytesSent: this.total('bytesSent'), bytesReceived: this.total('bytesReceived') };
+  }
+
   /** Frames dropped on receipt over all links so far, by reason (malformed, stale, bad values, …). */
   droppedFrames(): Record<string, number> {
     const reasons: Record<string, number> = {};
@@ -282,6 +292,11 @@ export class NetworkPeer<T extends Tensor> {
 
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
+
+  /** Whether `stop` was called: training ended early, not at the run's last step. */
+  get stopped(): boolean {
+    return this.stopping;
+  }
 
   stop(): void {
     this.stopping = true;
@@ -360,6 +375,7 @@ export class NetworkPeer<T extends Tensor> {
       });
     }
     this.lastLinkReport = { at: now, bytes };
+    this.lastLinks = links;
     return links;
   }
 
@@ -440,10 +456,9 @@ export class NetworkPeer<T extends Tensor> {
     if (c) return c;
     const settings: SimplePeer.Options = {
       initiator: this.peerId < peer,
-      wrtc: this.options.wrtc,
       config: { iceServers: this.run.iceServers },
     };
-    c = this.options.connect?.(settings) ?? new SimplePeer(settings);
+    c = this.options.connect(settings);
     c.on('signal', (data) => this.options.socket.emit(EVENTS.signal, { to: peer, data }));
     c.on('connect', () => {
       this.link.attach(this.handle(peer), c);
@@ -483,6 +498,9 @@ export class NetworkPeer<T extends Tensor> {
 
 /** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
 async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
+  // A browser worker's proxy carries the figure its page measured.
+  const measured = (connection as { rttMs?: number } | undefined)?.rttMs;
+  if (typeof measured === 'number') return measured;
   // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
   const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
   if (!pc?.getStats) return undefined;

@@ -10,6 +10,7 @@ import { gptConfig } from '@demuon/shared/model';
 import { EVENTS, RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
+import SimplePeer from 'simple-peer';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
 import { NetworkPeer } from '../net/network-peer';
@@ -79,7 +80,7 @@ async function main(argv: string[]): Promise<void> {
     engine,
     backend,
     data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
-    wrtc,
+    connect: (options) => new SimplePeer({ ...options, wrtc }),
     waitForPeers,
     log: (line) => console.log(line),
     onStep: (report, epoch) => {

@@ -1,0 +1,66 @@
+/**
+ * What the page and its peer worker say to each other. Workers have no RTCPeerConnection, so the page
+ * owns the WebRTC connections and the worker drives them through `rtc-*` commands and events; everything
+ * else (socket.io, onnxruntime, the optimizer, gossip) runs in the worker.
+ */
+import type { StepTiming } from '@demuon/shared/peer';
+import type { Metrics, RunConfig } from '@demuon/shared/protocol';
+import type SimplePeer from 'simple-peer';
+
+export interface Capabilities {
+  /** The execution provider the gradients run on. */
+  readonly provider: 'webgpu' | 'wasm';
+  /** Why WebGPU is not used, when it is not. */
+  readonly fallbackReason?: string;
+  readonly adapter?: { vendor: string; architecture: string; device: string; description: string };
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<string, number>>;
+  readonly optimizerBackend: string;
+}
+
+export interface StepEvent {
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly trainLoss: number;
+  readonly valLoss?: number;
+  readonly timing: StepTiming;
+  readonly epoch: number;
+  readonly members: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly links: Metrics['links'];
+}
+
+export type PageToWorker =
+  | {
+      type: 'start';
+      server: string;
+      runId: string;
+      token: string;
+      name?: string;
+      /** 'auto' takes WebGPU when the browser has it. */
+      provider: 'auto' | 'webgpu' | 'wasm';
+      /** Training starts once the run has this many peers (a peer alone has no one to gossip with). */
+      waitForPeers: number;
+    }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'leave' }
+  | { type: 'rtc-event'; id: number; event: 'signal'; data: SimplePeer.SignalData }
+  | { type: 'rtc-event'; id: number; event: 'connect' | 'close' }
+  | { type: 'rtc-event'; id: number; event: 'error'; message: string }
+  | { type: 'rtc-event'; id: number; event: 'data'; bytes: Uint8Array }
+  | { type: 'rtc-event'; id: number; event: 'written'; bytes: number }
+  | { type: 'rtc-event'; id: number; event: 'rtt'; ms: number };
+
+export type WorkerToPage =
+  | { type: 'capabilities'; capabilities: Capabilities }
+  | { type: 'joined'; peerId: string; run: RunConfig }
+  | { type: 'step'; step: StepEvent }
+  | { type: 'state'; state: 'waiting' | 'training' | 'paused' | 'done' | 'left' }
+  | { type: 'log'; line: string }
+  | { type: 'error'; message: string }
+  | { type: 'rtc-create'; id: number; options: { initiator: boolean; config?: RTCConfiguration } }
+  | { type: 'rtc-signal'; id: number; data: SimplePeer.SignalData }
+  | { type: 'rtc-write'; id: number; bytes: Uint8Array }
+  | { type: 'rtc-destroy'; id: number };

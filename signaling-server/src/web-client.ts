@@ -1,0 +1,83 @@
+/**
+ * The browser client, served from its vite build (`npm run build:web` writes client/dist): the join page at
+ * /join/<id>, the run overview at /runs/<id>, and their assets, the onnxruntime wasm files and the prepared
+ * corpus files. `/` lists the runs. Without a build, the pages say how to make one.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import type { RunRegistry } from './run-registry';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.bin': 'application/octet-stream',
+  '.map': 'application/json',
+};
+
+/** Answers `path` from the client build; false when it is neither a page nor a file of the build. */
+export function serveWebClient(
+  path: string,
+  webRoot: string | undefined,
+  registry: RunRegistry,
+  res: ServerResponse,
+): boolean {
+  if (path === '/') return sendRunList(registry, res);
+  const page = /^\/(join|runs)\/[\w-]{1,64}\/?$/.exec(path);
+  const built = webRoot !== undefined && existsSync(join(webRoot, 'join.html'));
+  if (page) {
+    if (!built) return sendNotBuilt(res);
+    return sendFile(res, join(webRoot, page[1] === 'join' ? 'join.html' : 'run.html'), 'no-cache');
+  }
+  if (!built) return false;
+  // Only files inside the build: a path that normalises outside it is not served.
+  const file = normalize(join(webRoot, decodeURIComponent(path)));
+  if (!file.startsWith(normalize(webRoot) + sep) || !existsSync(file) || !statSync(file).isFile()) return false;
+  // Vite names assets by content hash, so they may be cached for good; the rest is revalidated.
+  return sendFile(res, file, path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+}
+
+function sendFile(res: ServerResponse, file: string, cacheControl: string): true {
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    'content-length': statSync(file).size,
+    'cache-control': cacheControl,
+  });
+  createReadStream(file).pipe(res);
+  return true;
+}
+
+function sendRunList(registry: RunRegistry, res: ServerResponse): true {
+  const items = registry
+    .list()
+    .map((run) => `<li><a href="/runs/${run.id}">${escapeHtml(run.config.name ?? run.id)}</a></li>`)
+    .join('');
+  return sendPage(res, 'Runs', `<ul>${items}</ul>`);
+}
+
+function sendNotBuilt(res: ServerResponse): true {
+  return sendPage(
+    res,
+    'The browser client is not built',
+    '<p>Run <code>npm run build:web</code> (or <code>npm start</code>, which builds it) and reload.</p>',
+  );
+}
+
+function sendPage(res: ServerResponse, title: string, body: string): true {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(
+    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
+      `<title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+  );
+  return true;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
