@@ -10,7 +10,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunConfigSchema } from '@demuon/shared/protocol';
-import { serveWebClient } from './web-client';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import { Refusal } from './run';
@@ -18,6 +17,7 @@ import type { RunRegistry } from './run-registry';
 import { issuesText } from './run-store';
 import { sameSecret } from './secrets';
 import type { PublicUrls } from './urls';
+import { serveWebClient } from './web-client';
 
 export type HttpContext = {
   registry: RunRegistry;

@@ -38,9 +38,14 @@ export function serveWebClient(
   if (!built) return false;
   // Only files inside the build: a path that normalises outside it is not served.
   const file = normalize(join(webRoot, decodeURIComponent(path)));
-  if (!file.startsWith(normalize(webRoot) + sep) || !existsSync(file) || !statSync(file).isFile()) return false;
+  if (!file.startsWith(normalize(webRoot) + sep) || !existsSync(file) || !statSync(file).isFile())
+    return false;
   // Vite names assets by content hash, so they may be cached for good; the rest is revalidated.
-  return sendFile(res, file, path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+  return sendFile(
+    res,
+    file,
+    path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+  );
 }
 
 function sendFile(res: ServerResponse, file: string, cacheControl: string): true {

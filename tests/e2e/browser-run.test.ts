@@ -49,6 +49,14 @@ const RUN = RunConfigSchema.parse({
   gossipTimeoutMs: 60_000,
 });
 
+const FOUR = RunConfigSchema.parse({
+  ...RUN,
+  id: 'four',
+  name: 'Three WebGPU tabs and a device',
+  steps: 6,
+  evalEvery: 3,
+});
+
 let webRoot: string;
 let dataDir: string;
 let server: SignalingServer;
@@ -60,7 +68,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'browser-run-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   await buildWebClient({ out: webRoot, vocabSizes: [512], quiet: true });
-  server = await createSignalingServer({ port: 0, dataDir, webRoot, runs: [RUN], log: silentLogger });
+  server = await createSignalingServer({ port: 0, dataDir, webRoot, runs: [RUN, FOUR], log: silentLogger });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 }, 120_000);
 
@@ -73,35 +81,37 @@ afterAll(async () => {
 });
 
 /** A tab on the join URL; every console error and page error is collected. */
-async function openTab(name: string, provider: 'wasm' | 'webgpu' | 'auto') {
+async function openTab(name: string, provider: 'wasm' | 'webgpu' | 'auto', run = RUN, wait = 3) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(e.message));
-  const token = server.runs.get(RUN.id)!.secretToken();
-  await page.goto(`${server.url}/join/${RUN.id}?token=${token}&provider=${provider}&name=${name}&wait=3`);
+  const token = server.runs.get(run.id)!.secretToken();
+  await page.goto(
+    `${server.url}/join/${run.id}?token=${token}&provider=${provider}&name=${name}&wait=${wait}`,
+  );
   return { page, errors };
 }
 
-async function nodePeer() {
+async function nodePeer(run = RUN, waitForPeers = 3) {
   const corpus = prepareBrownData({ vocabSize: 512 });
   const model = gptConfig('tiny', { vocabSize: corpus.tokenizer.vocabSize });
-  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: RUN.batch });
+  const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: run.batch });
   const backend = new OrtNewtonSchulzBackend();
   const socket = io(server.url, { transports: ['websocket'], forceNew: true });
   sockets.push(socket);
   const peer = await NetworkPeer.join({
     socket,
-    runId: RUN.id,
-    token: server.runs.get(RUN.id)!.secretToken(),
+    runId: run.id,
+    token: server.runs.get(run.id)!.secretToken(),
     name: 'device',
     platform: 'node',
     engine,
     backend,
     data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
-    waitForPeers: 3,
+    waitForPeers,
     connect: (options) => new SimplePeer({ ...options, wrtc }),
   });
   return { peer, engine, backend };
@@ -109,31 +119,91 @@ async function nodePeer() {
 
 const field = (page: Page, id: string) => page.locator(`#${id}`).textContent();
 
-it('two wasm tabs and a Node peer train together on a ring; the tabs show it live', async () => {
-  const tabs = [await openTab('tab-a', 'wasm'), await openTab('tab-b', 'wasm')];
+/** Resolves once the tab's dashboard says `state`. */
+const reaches = (page: Page, state: string) =>
+  page.waitForFunction((s) => document.getElementById('state')?.textContent === s, state, {
+    timeout: 300_000,
+  });
+
+async function finalValidationLosses(run: typeof RUN): Promise<number[]> {
+  const { points } = (await (await fetch(`${server.url}/api/runs/${run.id}/metrics.json`)).json()) as {
+    points: { peer: string; step: number; valLoss?: number }[];
+  };
+  return points.filter((p) => p.step === run.steps && p.valLoss !== undefined).map((p) => p.valLoss!);
+}
+
+it('a WebGPU tab, a wasm tab and a Node peer train together on a ring; the tabs show it live', async () => {
+  const tabs = [await openTab('tab-a', 'webgpu'), await openTab('tab-b', 'wasm')];
   const device = await nodePeer();
   await device.peer.train();
-  for (const { page } of tabs) {
-    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', null, {
-      timeout: 120_000,
-    });
-  }
+  for (const { page } of tabs) await reaches(page, 'done');
   for (const [i, { page, errors }] of tabs.entries()) {
     expect(await field(page, 'step')).toBe(`${RUN.steps} / ${RUN.steps}`);
-    expect(await field(page, 'provider')).toMatch(/^wasm/);
+    expect(await field(page, 'provider')).toMatch(i === 0 ? /^WebGPU/ : /^wasm/);
     expect(Number(await field(page, 'val-loss'))).toBeLessThan(Math.log(512));
     expect(await page.locator('#neighbours tbody tr').count()).toBe(2);
     await page.screenshot({ path: join(ARTIFACTS, `peer-dashboard-${i}.png`), fullPage: true });
     expect(errors).toEqual([]);
   }
   // Every peer reported metrics, and their final validation losses agree: the three are in consensus.
-  const { points } = (await (await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`)).json()) as {
-    points: { peer: string; step: number; valLoss?: number }[];
-  };
-  const finals = points.filter((p) => p.step === RUN.steps && p.valLoss !== undefined).map((p) => p.valLoss!);
+  const finals = await finalValidationLosses(RUN);
   console.log(`final validation losses: ${finals.map((v) => v.toFixed(4)).join(', ')}`);
   expect(finals).toHaveLength(3);
   expect(Math.max(...finals) - Math.min(...finals)).toBeLessThan(0.02);
   await device.engine.dispose();
   await device.backend.dispose();
 }, 180_000);
+
+it('three WebGPU tabs and a Node peer on a ring; one tab closes mid-run and the rest finish in consensus', async () => {
+  const tabs = [];
+  for (const name of ['gpu-a', 'gpu-b', 'gpu-c']) tabs.push(await openTab(name, 'webgpu', FOUR, 4));
+  const device = await nodePeer(FOUR, 4);
+  const training = device.peer.train();
+  const overview = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const overviewErrors: string[] = [];
+  overview.on('pageerror', (e) => overviewErrors.push(e.message));
+  overview.on('console', (m) => {
+    if (m.type() === 'error') overviewErrors.push(m.text());
+  });
+  await overview.goto(`${server.url}/runs/${FOUR.id}`);
+
+  // The third tab is closed, as a user closes it, once it has trained two steps.
+  const [a, b, c] = tabs;
+  await c.page.waitForFunction(
+    () => Number(document.getElementById('step')?.textContent?.split(' / ')[0]) >= 2,
+    null,
+    {
+      timeout: 300_000,
+    },
+  );
+  await overview.screenshot({ path: join(ARTIFACTS, 'run-overview-four.png'), fullPage: true });
+  expect(await overview.locator('#peer-table tbody tr[data-peer]').count()).toBe(4);
+  expect(await overview.locator('#topology svg circle[data-peer]').count()).toBe(4);
+  await c.page.close();
+  // The overview follows: the closed tab's row goes once the server has made the new epoch.
+  await overview.waitForFunction(
+    () => document.querySelectorAll('#peer-table tbody tr[data-peer]').length === 3,
+    null,
+    {
+      timeout: 60_000,
+    },
+  );
+  await training;
+  for (const { page } of [a, b]) await reaches(page, 'done');
+  for (const [i, { page, errors }] of [a, b].entries()) {
+    expect(await field(page, 'step')).toBe(`${FOUR.steps} / ${FOUR.steps}`);
+    expect(await field(page, 'provider')).toBe('WebGPU');
+    expect(await field(page, 'members')).toBe('3');
+    await page.screenshot({ path: join(ARTIFACTS, `peer-dashboard-webgpu-${i}.png`), fullPage: true });
+    expect(errors).toEqual([]);
+  }
+  const finals = await finalValidationLosses(FOUR);
+  console.log(`final validation losses after a tab left: ${finals.map((v) => v.toFixed(4)).join(', ')}`);
+  expect(finals).toHaveLength(3);
+  expect(Math.max(...finals) - Math.min(...finals)).toBeLessThan(0.02);
+
+  await overview.screenshot({ path: join(ARTIFACTS, 'run-overview.png'), fullPage: true });
+  expect(overviewErrors).toEqual([]);
+  await device.engine.dispose();
+  await device.backend.dispose();
+}, 600_000);

@@ -75,28 +75,32 @@ export class RemotePeer {
   receive(message: Extract<PageToWorker, { type: 'rtc-event' }>): void {
     switch (message.event) {
       case 'signal':
-        return this.emit('signal', message.data);
+        this.emit('signal', message.data);
+        break;
       case 'connect':
-        return this.emit('connect');
+        this.emit('connect');
+        break;
       case 'data':
         // A channel can deliver before simple-peer says 'connect', i.e. before the gossip link listens.
         if (!this.listeners.get('data')?.size) this.unread.push(message.bytes);
         else this.emit('data', message.bytes);
-        return;
+        break;
       case 'written':
         this.inFlight -= message.bytes;
         if (this.blocked && this.inFlight <= LOW_WATER) {
           this.blocked = false;
           this.emit('drain');
         }
-        return;
+        break;
       case 'rtt':
         this.rttMs = message.ms;
-        return;
+        break;
       case 'error':
-        return this.emit('error', new Error(message.message));
+        this.emit('error', new Error(message.message));
+        break;
       case 'close':
-        return this.closed();
+        this.closed();
+        break;
     }
   }
 

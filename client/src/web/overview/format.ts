@@ -1,0 +1,95 @@
+/** Number formatting and the loss colour scale shared by the graph, the table and the legend. */
+
+export function formatLoss(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(3);
+}
+
+export function formatBytes(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = value;
+  let unit = 0;
+  while (Math.abs(v) >= 1024 && unit < units.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** Bytes per second as bits per second, the way links are usually described. */
+export function formatRate(bytesPerSecond: number | null | undefined): string {
+  if (bytesPerSecond === null || bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond)) return '—';
+  const bits = bytesPerSecond * 8;
+  const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
+  let v = bits;
+  let unit = 0;
+  while (v >= 1000 && unit < units.length - 1) {
+    v /= 1000;
+    unit++;
+  }
+  return `${v.toFixed(v >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function formatMs(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+export function formatAgo(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+const VIRIDIS: readonly [number, number, number][] = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+
+/** Viridis at t ∈ [0, 1] (dark purple to yellow), as an rgb() string. */
+export function viridis(t: number): string {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  const [a, b] = [VIRIDIS[i], VIRIDIS[i + 1]];
+  const c = a.map((v, k) => Math.round(v + (b[k] - v) * f));
+  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+}
+
+/** The gradient of the legend: low loss (bright) on the left, high loss (dark) on the right. */
+export function viridisGradient(): string {
+  const stops = Array.from({ length: 9 }, (_, k) => `${viridis(1 - k / 8)} ${(k / 8) * 100}%`);
+  return `linear-gradient(to right, ${stops.join(', ')})`;
+}
+
+/** Colours losses within the current [min, max]: the lowest loss bright yellow, the highest dark purple. */
+export class LossScale {
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {}
+
+  static of(values: readonly (number | null | undefined)[]): LossScale | undefined {
+    const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (finite.length === 0) return undefined;
+    return new LossScale(Math.min(...finite), Math.max(...finite));
+  }
+
+  color(value: number | null | undefined): string | undefined {
+    if (value === null || value === undefined || !Number.isFinite(value)) return undefined;
+    const t = this.max > this.min ? (value - this.min) / (this.max - this.min) : 0.5;
+    return viridis(1 - t);
+  }
+
+  /** Dark text on the bright end of the scale, white on the dark end. */
+  textColor(value: number | null | undefined): string {
+    if (value === null || value === undefined || !Number.isFinite(value)) return '#1d2430';
+    const t = this.max > this.min ? (value - this.min) / (this.max - this.min) : 0.5;
+    return t < 0.45 ? '#1d2430' : '#ffffff';
+  }
+}
