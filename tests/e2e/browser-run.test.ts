@@ -188,6 +188,7 @@ it('three WebGPU tabs and a Node peer on a ring; one tab closes mid-run and the 
       timeout: 60_000,
     },
   );
+  await overview.screenshot({ path: join(ARTIFACTS, 'run-overview-live.png'), fullPage: true });
   await training;
   for (const { page } of [a, b]) await reaches(page, 'done');
   for (const [i, { page, errors }] of [a, b].entries()) {
@@ -202,7 +203,7 @@ it('three WebGPU tabs and a Node peer on a ring; one tab closes mid-run and the 
   expect(finals).toHaveLength(3);
   expect(Math.max(...finals) - Math.min(...finals)).toBeLessThan(0.02);
 
-  await overview.screenshot({ path: join(ARTIFACTS, 'run-overview.png'), fullPage: true });
+  await overview.screenshot({ path: join(ARTIFACTS, 'run-overview-end.png'), fullPage: true });
   expect(overviewErrors).toEqual([]);
   await device.engine.dispose();
   await device.backend.dispose();

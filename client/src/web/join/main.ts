@@ -144,6 +144,8 @@ if (!runId || !token) {
         for (const id of ['pause', 'leave']) ($(id) as HTMLButtonElement).disabled = false;
         return log(`joined run '${message.run.id}' as ${message.peerId}`);
       case 'step':
+        // Also as a DOM event, for tools that drive the page (the browser benchmark listens to it).
+        document.dispatchEvent(new CustomEvent('peer-step', { detail: message.step }));
         return showStep(message.step);
       case 'state':
         state = message.state;
