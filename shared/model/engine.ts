@@ -26,3 +26,14 @@ export interface GradientEngine {
   loss(params: readonly Float32Array[], batch: TokenBatch): Promise<number>;
   dispose(): Promise<void>;
 }
+
+/**
+ * An engine that reads parameters from, and writes gradients into, the optimizer backend's own tensors
+ * (GPU buffers on one device): only the loss comes back to the host. The caller owns every tensor.
+ */
+export interface ResidentGradientEngine<T> {
+  /** Mean training loss of the batch; `grads[i]` receives the gradient of `params[i]`. */
+  lossAndGradsInto(params: readonly T[], batch: TokenBatch, grads: readonly T[]): Promise<number>;
+  /** Mean loss only (forward pass): validation. */
+  lossOn(params: readonly T[], batch: TokenBatch): Promise<number>;
+}

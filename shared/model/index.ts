@@ -9,7 +9,7 @@ export {
   TOKENS,
 } from './compile';
 export * as emit from './emit';
-export type { GradientEngine, LossAndGrads, TokenBatch } from './engine';
+export type { GradientEngine, LossAndGrads, ResidentGradientEngine, TokenBatch } from './engine';
 export * as F from './functional';
 export {
   GPT_PRESETS,

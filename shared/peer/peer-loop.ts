@@ -3,7 +3,7 @@
  * rounds) → metrics. The same loop runs in a Node peer and in a browser worker; only the engine, the
  * backend and the mixer's link differ.
  */
-import type { GradientEngine, TokenBatch } from '../model';
+import type { GradientEngine, ResidentGradientEngine, TokenBatch } from '../model';
 import type { DecentralizedAlgorithm, Mixer, MixStream, RoundKey } from '../optim';
 import type { Tensor, TensorBackend } from '../tensor';
 
@@ -35,6 +35,11 @@ export interface PeerLoopOptions<T extends Tensor> {
   readonly evalEvery: number;
   /** A monotonic clock in milliseconds (performance.now where the platform has it). */
   readonly now?: () => number;
+  /**
+   * The engine's resident form, when it works on the backend's tensors (onnxruntime-web on the WGSL
+   * backend's GPUDevice): parameters and gradients then never leave the GPU.
+   */
+  readonly resident?: ResidentGradientEngine<T>;
 }
 
 /** Times every gossip round so that a step's wall time splits into computing and waiting. */
@@ -86,18 +91,28 @@ export class PeerLoop<T extends Tensor> {
   }
 
   async validationLoss(): Promise<number> {
-    const params = await this.params();
+    const { resident, engine, algorithm, validation } = this.options;
+    const params = resident ? null : await this.params();
     let sum = 0;
-    for (const batch of this.options.validation) sum += await this.options.engine.loss(params, batch);
-    return sum / this.options.validation.length;
+    for (const batch of validation)
+      sum += params ? await engine.loss(params, batch) : await resident!.lossOn(algorithm.params, batch);
+    return sum / validation.length;
+  }
+
+  /** The batch's loss, with its gradients left in `this.grads`. */
+  private async gradients(batch: TokenBatch): Promise<number> {
+    const { resident, engine, backend, algorithm } = this.options;
+    if (resident) return resident.lossAndGradsInto(algorithm.params, batch, this.grads);
+    const { loss, grads } = await engine.lossAndGrads(await this.params(), batch);
+    for (const [i, g] of grads.entries()) backend.write(this.grads[i], g);
+    return loss;
   }
 
   /** Runs iteration `step`: one gradient, one algorithm step with its gossip rounds. */
   async step(step: number): Promise<StepReport> {
-    const { engine, backend, algorithm, batches, totalSteps, evalEvery } = this.options;
+    const { algorithm, batches, totalSteps, evalEvery } = this.options;
     const started = this.now();
-    const { loss, grads } = await engine.lossAndGrads(await this.params(), batches.next());
-    for (const [i, g] of grads.entries()) backend.write(this.grads[i], g);
+    const loss = await this.gradients(batches.next());
     const computed = this.now();
     this.mixer.waitingMs = 0;
     await algorithm.step({ step, totalSteps, grads: this.grads, mixer: this.mixer });

@@ -23,7 +23,7 @@ import { createSignalingServer, silentLogger } from '../../signaling-server/src'
 const { values: args } = parseArgs({
   options: {
     presets: { type: 'string', default: 'tiny,small' },
-    steps: { type: 'string', default: '8' },
+    steps: { type: 'string', default: '6' },
     out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), '../../docs/bench') },
   },
 });
@@ -32,7 +32,12 @@ const presets = args.presets
   .map((p) => oneOf('--presets', p, Object.keys(GPT_PRESETS) as GptPreset[]));
 const steps = positiveInt('--steps', args.steps);
 const WARMUP = 2;
-const PROVIDERS = ['webgpu', 'wasm'] as const;
+/** WebGPU with parameters resident on the GPU, WebGPU with them copied through the CPU each step, wasm. */
+const MODES = [
+  { label: 'webgpu, resident', query: 'provider=webgpu' },
+  { label: 'webgpu, copied', query: 'provider=webgpu&resident=0' },
+  { label: 'wasm', query: 'provider=wasm' },
+] as const;
 
 const webRoot = mkdtempSync(join(tmpdir(), 'bench-web-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-browser-'));
@@ -60,9 +65,9 @@ const rows: ({ preset: GptPreset; provider: string; adapter: string; steps: numb
     stepMs: number;
   })[] = [];
 for (const preset of presets) {
-  for (const provider of PROVIDERS) {
+  for (const [m, mode] of MODES.entries()) {
     const run = RunConfigSchema.parse({
-      id: `${preset}-${provider}`,
+      id: `${preset}-${m}`,
       model: { preset },
       topology: 'complete',
       algorithm: { name: 'demuon', lr: { eta: 0.02, schedule: 'linear' } },
@@ -89,7 +94,7 @@ for (const preset of presets) {
           (window as unknown as { reportStep(d: unknown): void }).reportStep((e as CustomEvent).detail),
         ),
       );
-      await page.goto(`${server.url}/join/${run.id}?token=${token}&provider=${provider}&wait=2`);
+      await page.goto(`${server.url}/join/${run.id}?token=${token}&${mode.query}&wait=2`);
     }
     for (const page of pages)
       await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', null, {
@@ -102,15 +107,15 @@ for (const preset of presets) {
     const waitingMs = median(samples.map((s) => s.waitingMs));
     rows.push({
       preset,
-      provider,
-      adapter: provider === 'webgpu' ? adapter : '–',
+      provider: mode.label,
+      adapter: mode.label.startsWith('webgpu') ? adapter : '–',
       steps: samples.length,
       gradientMs,
       optimizerMs,
       waitingMs,
       stepMs: median(samples.map((s) => s.gradientMs + s.optimizerMs + s.waitingMs)),
     });
-    console.log(`${preset} ${provider}: ${JSON.stringify(rows.at(-1))}`);
+    console.log(`${preset} ${mode.label}: ${JSON.stringify(rows.at(-1))}`);
   }
 }
 await browser.close();
@@ -135,8 +140,11 @@ writeFileSync(
 
 \`npm run bench:browser\`: two headless Chromium tabs of the same kind train one run (complete graph, DeMuon,
 batch 8, fp32 gossip over WebRTC on loopback), ${steps} steps, the first ${WARMUP} left out; medians over both tabs.
-WebGPU: onnxruntime-web's WebGPU EP for gradients and the WGSL kernels on its GPUDevice for the optimizer.
-wasm: onnxruntime-web on wasm (one thread) and the CPU backend in JavaScript. Both tabs share this machine.
+WebGPU: onnxruntime-web's WebGPU EP for gradients and the WGSL kernels on its GPUDevice for the optimizer,
+with the parameters and gradients resident in GPU buffers (onnxruntime reads and writes the optimizer's
+buffers), or copied through the CPU each step (\`&resident=0\`: parameters read back, uploaded as inputs,
+gradients read back and written again). wasm: onnxruntime-web on wasm (one thread) and the CPU backend in
+JavaScript. Both tabs share this machine.
 
 ${table}
 

@@ -140,9 +140,17 @@ it('a WebGPU tab, a wasm tab and a Node peer train together on a ring; the tabs 
   for (const [i, { page, errors }] of tabs.entries()) {
     expect(await field(page, 'step')).toBe(`${RUN.steps} / ${RUN.steps}`);
     expect(await field(page, 'provider')).toMatch(i === 0 ? /^WebGPU/ : /^wasm/);
+    expect(await field(page, 'parameters')).toBe(
+      i === 0 ? 'on the GPU (resident)' : 'copied through the CPU each step',
+    );
     expect(Number(await field(page, 'val-loss'))).toBeLessThan(Math.log(512));
     expect(await page.locator('#neighbours tbody tr').count()).toBe(2);
     await page.screenshot({ path: join(ARTIFACTS, `peer-dashboard-${i}.png`), fullPage: true });
+    // Readable on a phone: nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(ARTIFACTS, `peer-dashboard-phone-${i}.png`), fullPage: true });
     expect(errors).toEqual([]);
   }
   // Every peer reported metrics, and their final validation losses agree: the three are in consensus.

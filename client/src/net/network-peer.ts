@@ -6,7 +6,12 @@
  */
 import { BatchSampler, fixedBatches, planShards, type TokenizedDocument } from '@demuon/shared/data';
 import { GossipMixer, type Neighbourhood } from '@demuon/shared/gossip';
-import { type GradientEngine, gptConfig, initGptParams } from '@demuon/shared/model';
+import {
+  type GradientEngine,
+  gptConfig,
+  initGptParams,
+  type ResidentGradientEngine,
+} from '@demuon/shared/model';
 import { createAlgorithm, type DecentralizedAlgorithm } from '@demuon/shared/optim';
 import { PeerLoop, type StepReport } from '@demuon/shared/peer';
 import {
@@ -32,6 +37,8 @@ export interface NetworkPeerOptions<T extends Tensor> {
   readonly platform: 'browser' | 'node';
   readonly engine: GradientEngine;
   readonly backend: TensorBackend<T>;
+  /** The engine working on the backend's tensors directly (see PeerLoopOptions.resident). */
+  readonly resident?: ResidentGradientEngine<T>;
   /** The tokenised corpus, split as every peer of the run splits it. */
   readonly data: {
     readonly train: TokenizedDocument[];
@@ -188,6 +195,7 @@ export class NetworkPeer<T extends Tensor> {
       totalSteps: run.steps,
       evalEvery: run.evalEvery,
       now: this.options.now,
+      resident: this.options.resident,
     });
     // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
     if (first.bootstrapFrom && first.activationStep > 0) await this.receiveState(first, algorithm);

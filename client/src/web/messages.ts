@@ -16,6 +16,8 @@ export interface Capabilities {
   readonly features: readonly string[];
   readonly limits: Readonly<Record<string, number>>;
   readonly optimizerBackend: string;
+  /** Whether parameters and gradients stay on the GPU between onnxruntime and the optimizer. */
+  readonly residentParams: boolean;
 }
 
 export interface StepEvent {
@@ -40,6 +42,8 @@ export type PageToWorker =
       name?: string;
       /** 'auto' takes WebGPU when the browser has it. */
       provider: 'auto' | 'webgpu' | 'wasm';
+      /** On WebGPU, keep parameters and gradients on the GPU (false: copy them through the CPU each step). */
+      resident: boolean;
       /** Training starts once the run has this many peers (a peer alone has no one to gossip with). */
       waitForPeers: number;
     }

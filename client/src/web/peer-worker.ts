@@ -5,7 +5,7 @@
  * page's WebRTC connections (see rtc-proxy.ts).
  */
 import { decodeCorpusBundle } from '@demuon/shared/data';
-import { gptConfig } from '@demuon/shared/model';
+import { gptConfig, type ResidentGradientEngine } from '@demuon/shared/model';
 import { EVENTS, type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import { CpuBackend, type Tensor, type TensorBackend } from '@demuon/shared/tensor';
 import * as ort from 'onnxruntime-web';
@@ -39,6 +39,7 @@ interface Session {
     vocabSize: number;
   };
   readonly start: Extract<PageToWorker, { type: 'start' }>;
+  readonly capabilities: Capabilities;
 }
 
 let session: Session | null = null;
@@ -88,9 +89,10 @@ async function start(message: Extract<PageToWorker, { type: 'start' }>): Promise
     );
   const bundle = decodeCorpusBundle(new Uint8Array(await corpus.arrayBuffer()));
   const model = gptConfig(run.model.preset, { vocabSize: bundle.vocabSize });
-  const { engine, backend, capabilities } = await createEngine(model, run.batch, message.provider);
+  const { engine, backend, capabilities } = await createEngine(model, run.batch, message);
   post({ type: 'capabilities', capabilities });
   session = {
+    capabilities,
     run,
     engine,
     backend,
@@ -104,7 +106,7 @@ async function start(message: Extract<PageToWorker, { type: 'start' }>): Promise
 async function createEngine(
   model: ReturnType<typeof gptConfig>,
   batchSize: number,
-  provider: 'auto' | 'webgpu' | 'wasm',
+  { provider, resident }: { provider: 'auto' | 'webgpu' | 'wasm'; resident: boolean },
 ) {
   const module = ort as unknown as OrtModule;
   let fallbackReason: string | undefined;
@@ -120,7 +122,10 @@ async function createEngine(
         });
         // onnxruntime's own device: the WGSL kernels work on the same GPU memory.
         const device = (await ort.env.webgpu.device) as GPUDevice;
-        const backend = new WebGpuBackend(device) as unknown as TensorBackend<Tensor>;
+        const gpu = new WebGpuBackend(device);
+        // Resident: onnxruntime reads the optimizer's parameter buffers and writes its gradient buffers.
+        if (resident) engine.beforeGpuRun = () => gpu.flush();
+        const backend = gpu as unknown as TensorBackend<Tensor>;
         const info = adapter.info;
         return {
           engine,
@@ -136,6 +141,7 @@ async function createEngine(
             features: [...device.features].sort(),
             limits: limitsOf(device.limits),
             optimizerBackend: "WGSL kernels on onnxruntime's GPUDevice",
+            residentParams: resident,
           } satisfies Capabilities,
         };
       } catch (error) {
@@ -157,6 +163,7 @@ async function createEngine(
       features: [],
       limits: {},
       optimizerBackend: 'CPU (JavaScript)',
+      residentParams: false,
     } satisfies Capabilities,
   };
 }
@@ -174,7 +181,7 @@ function limitsOf(limits: GPUSupportedLimits): Record<string, number> {
   return picked;
 }
 
-async function train({ run, engine, backend, data, start }: Session): Promise<void> {
+async function train({ run, engine, backend, data, start, capabilities }: Session): Promise<void> {
   socket ??= io(start.server, { transports: ['websocket'] });
   post({ type: 'state', state: 'waiting' });
   const current = await NetworkPeer.join({
@@ -185,6 +192,7 @@ async function train({ run, engine, backend, data, start }: Session): Promise<vo
     platform: 'browser',
     engine,
     backend,
+    ...(capabilities.residentParams ? { resident: engine as unknown as ResidentGradientEngine<Tensor> } : {}),
     data,
     waitForPeers: start.waitForPeers,
     now: () => performance.now(),

@@ -1,7 +1,8 @@
 /**
  * The join page (/join/<runId>?token=…): starts the peer worker, hosts its WebRTC connections and shows
  * this peer's dashboard. `?provider=wasm|webgpu` forces an execution provider, `?name=` names the peer and
- * `?wait=N` starts training once the run has N peers (default 2: alone, a peer has no one to gossip with).
+ * `?wait=N` starts training once the run has N peers (default 2: alone, a peer has no one to gossip with);
+ * `?resident=0` copies parameters through the CPU each step even on WebGPU (for comparison).
  *
  * Stable hooks for tests: #state, #step ("k / K"), #epoch, #members, #train-loss, #val-loss, #provider,
  * #peer-id, #neighbours tbody tr[data-peer], #loss-chart, #time-chart, #bytes-chart, #pause, #leave, #error.
@@ -19,6 +20,7 @@ const runId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const query = new URLSearchParams(location.search);
 const token = query.get('token');
 const provider = (['wasm', 'webgpu'] as const).find((p) => p === query.get('provider')) ?? 'auto';
+const resident = query.get('resident') !== '0';
 const waitForPeers = Math.max(1, Math.floor(Number(query.get('wait') ?? 2)) || 2);
 
 const charts = {
@@ -71,6 +73,7 @@ function showCapabilities(c: Capabilities): void {
     c.provider === 'webgpu' ? 'WebGPU' : `wasm${c.fallbackReason ? ` (${c.fallbackReason})` : ''}`,
   );
   text('optimizer-backend', c.optimizerBackend);
+  text('parameters', c.residentParams ? 'on the GPU (resident)' : 'copied through the CPU each step');
   text(
     'adapter',
     c.adapter
@@ -171,6 +174,7 @@ if (!runId || !token) {
     runId,
     token,
     provider,
+    resident,
     waitForPeers,
     ...(query.get('name') ? { name: query.get('name')! } : {}),
   });
