@@ -20,6 +20,11 @@ export interface StepReport {
   readonly step: number;
   readonly trainLoss: number;
   readonly timing: StepTiming;
+  /**
+   * ‖x_i − Σ_j w_ij·x_j‖ over all parameters in this step's gossip of parameters: how far this node was
+   * from its neighbourhood's average, 0 at consensus. Absent for algorithms that gossip no parameters.
+   */
+  readonly disagreement?: number;
   /** Mean validation loss of this node's parameters, on eval steps. */
   readonly valLoss?: number;
 }
@@ -42,16 +47,28 @@ export interface PeerLoopOptions<T extends Tensor> {
   readonly resident?: ResidentGradientEngine<T>;
 }
 
-/** Times every gossip round so that a step's wall time splits into computing and waiting. */
+/**
+ * Times every gossip round so that a step's wall time splits into computing and waiting, and measures what
+ * the round of parameters changed: x_i − mix(x)_i, the node's disagreement with its neighbourhood.
+ */
 class TimedMixer<T extends Tensor> implements Mixer<T> {
   waitingMs = 0;
+  disagreement: number | undefined;
+  private readonly before: T[];
+
   constructor(
     private readonly inner: Mixer<T>,
     private readonly now: () => number,
-  ) {}
+    private readonly backend: TensorBackend<T>,
+    params: readonly T[],
+    /** Which round of a step gossips the parameters (-1: none). */
+    private readonly paramsRound: number,
+  ) {
+    this.before = paramsRound < 0 ? [] : params.map((p) => backend.tensor(p.shape));
+  }
 
   mix(tensors: readonly T[], key: RoundKey): Promise<void> {
-    return this.timed(() => this.inner.mix(tensors, key));
+    return this.measured(tensors, key, () => this.timed(() => this.inner.mix(tensors, key)));
   }
 
   /** Present when the inner mixer streams; only `finish` is waiting, sends run alongside computing. */
@@ -60,8 +77,29 @@ class TimedMixer<T extends Tensor> implements Mixer<T> {
     if (!inner.stream) return undefined;
     return (tensors: readonly T[], key: RoundKey): MixStream => {
       const round = inner.stream!(tensors, key);
-      return { send: (from, to) => round.send(from, to), finish: () => this.timed(() => round.finish()) };
+      return {
+        send: (from, to) => round.send(from, to),
+        // Every tensor is final once `finish` is called: the measure starts there.
+        finish: () => this.measured(tensors, key, () => this.timed(() => round.finish())),
+      };
     };
+  }
+
+  release(): void {
+    for (const t of this.before) this.backend.release(t);
+  }
+
+  private async measured(tensors: readonly T[], key: RoundKey, act: () => Promise<void>): Promise<void> {
+    if (key.round !== this.paramsRound || tensors.length !== this.before.length) return act();
+    for (const [i, t] of tensors.entries()) this.backend.combine(this.before[i], [[1, t]]);
+    await act();
+    for (const [i, t] of tensors.entries())
+      this.backend.combine(this.before[i], [
+        [1, this.before[i]],
+        [-1, t],
+      ]);
+    const squares = await this.backend.sumSquares(this.before);
+    this.disagreement = Math.sqrt(squares.reduce((a, b) => a + b, 0));
   }
 
   private async timed(act: () => Promise<void>): Promise<void> {
@@ -82,7 +120,9 @@ export class PeerLoop<T extends Tensor> {
   constructor(private readonly options: PeerLoopOptions<T>) {
     this.grads = options.engine.params.map((p) => options.backend.tensor(p.shape));
     this.now = options.now ?? Date.now;
-    this.mixer = new TimedMixer(options.mixer, this.now);
+    const { algorithm, backend } = options;
+    const paramsRound = algorithm.rounds.findIndex((r) => r.label === 'params');
+    this.mixer = new TimedMixer(options.mixer, this.now, backend, algorithm.params, paramsRound);
   }
 
   /** This node's parameters on the host. */
@@ -115,6 +155,7 @@ export class PeerLoop<T extends Tensor> {
     const loss = await this.gradients(batches.next());
     const computed = this.now();
     this.mixer.waitingMs = 0;
+    this.mixer.disagreement = undefined;
     await algorithm.step({ step, totalSteps, grads: this.grads, mixer: this.mixer });
     const finished = this.now();
     const timing: StepTiming = {
@@ -122,7 +163,13 @@ export class PeerLoop<T extends Tensor> {
       optimizerMs: finished - computed - this.mixer.waitingMs,
       waitingMs: this.mixer.waitingMs,
     };
-    const report: StepReport = { step, trainLoss: loss, timing };
+    const { disagreement } = this.mixer;
+    const report: StepReport = {
+      step,
+      trainLoss: loss,
+      timing,
+      ...(disagreement !== undefined ? { disagreement } : {}),
+    };
     if ((step + 1) % evalEvery === 0 || step + 1 === totalSteps) {
       return { ...report, valLoss: await this.validationLoss() };
     }
@@ -131,5 +178,6 @@ export class PeerLoop<T extends Tensor> {
 
   release(): void {
     for (const g of this.grads) this.options.backend.release(g);
+    this.mixer.release();
   }
 }

@@ -103,6 +103,8 @@ export const MetricsSchema = z
     valLoss: finite.optional(),
     bytesSent: finite.min(0),
     bytesReceived: finite.min(0),
+    /** ‖x_i − Σ_j w_ij·x_j‖ over all parameters at the last gossip of parameters: 0 at consensus. */
+    disagreement: finite.min(0).optional(),
     timing: z
       .object({ gradientMs: finite.min(0), optimizerMs: finite.min(0), waitingMs: finite.min(0) })
       .strict()

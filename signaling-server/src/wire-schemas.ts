@@ -46,6 +46,7 @@ export const MetricsPointSchema = MetricsSchema.pick({
   valLoss: true,
   bytesSent: true,
   bytesReceived: true,
+  disagreement: true,
 })
   .extend({
     /** Server receive time, ms since the epoch. */
@@ -69,6 +70,7 @@ export const METRICS_COLUMNS = [
   'valLoss',
   'bytesSent',
   'bytesReceived',
+  'disagreement',
   'gradientMs',
   'optimizerMs',
   'waitingMs',

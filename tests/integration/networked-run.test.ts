@@ -165,7 +165,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   // The server saw every peer's metrics.
   const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
   const { points } = (await response.json()) as {
-    points: { peer: string; step: number; valLoss?: number }[];
+    points: { peer: string; step: number; valLoss?: number; disagreement?: number }[];
   };
   expect(new Set(points.map((p) => p.peer)).size).toBe(N);
   // Validation loss falls from the uniform guess (ln 512 = 6.24), and the peers stay close to consensus.
@@ -175,6 +175,13 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
     return vals.reduce((a, b) => a + b, 0) / N;
   };
   const [middle, last] = [meanVal(RUN.evalEvery), meanVal(RUN.steps)];
+  // Each peer's disagreement with its neighbourhood is reported, and shrinks as the run settles.
+  const disagreement = (step: number) =>
+    Math.max(...points.filter((p) => p.step === step).map((p) => p.disagreement ?? Number.NaN));
+  console.log(
+    `largest disagreement with neighbours: step ${RUN.evalEvery} ${disagreement(RUN.evalEvery).toExponential(2)}, step ${RUN.steps} ${disagreement(RUN.steps).toExponential(2)}`,
+  );
+  expect(disagreement(RUN.steps)).toBeLessThan(disagreement(RUN.evalEvery));
   const consensus = consensusError(
     engine.params.map((p) => p.shape),
     group.map((p) => p.finalParams!),

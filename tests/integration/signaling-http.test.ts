@@ -101,6 +101,7 @@ describe('metrics hub and persistence', () => {
       '4.2',
       '20000',
       '18000',
+      '', // no disagreement reported
       '12.5',
       '3',
       '1.25',

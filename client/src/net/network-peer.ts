@@ -228,6 +228,7 @@ export class NetworkPeer<T extends Tensor> {
           epoch: epoch.epoch,
           trainLoss: report.trainLoss,
           ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
+          ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
           bytesSent: this.total('bytesSent'),
           bytesReceived: this.total('bytesReceived'),
           timing: report.timing,

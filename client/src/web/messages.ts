@@ -25,6 +25,8 @@ export interface StepEvent {
   readonly totalSteps: number;
   readonly trainLoss: number;
   readonly valLoss?: number;
+  /** ‖x_i − Σ_j w_ij·x_j‖ at this step's gossip of parameters. */
+  readonly disagreement?: number;
   readonly timing: StepTiming;
   readonly epoch: number;
   readonly members: number;

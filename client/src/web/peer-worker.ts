@@ -207,6 +207,7 @@ async function train({ run, engine, backend, data, start, capabilities }: Sessio
           totalSteps: run.steps,
           trainLoss: report.trainLoss,
           ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
+          ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
           timing: report.timing,
           epoch: epoch.epoch,
           members: epoch.members.length,

@@ -5,7 +5,8 @@
  * `?resident=0` copies parameters through the CPU each step even on WebGPU (for comparison).
  *
  * Stable hooks for tests: #state, #step ("k / K"), #epoch, #members, #train-loss, #val-loss, #provider,
- * #peer-id, #neighbours tbody tr[data-peer], #loss-chart, #time-chart, #bytes-chart, #pause, #leave, #error.
+ * #peer-id, #disagreement, #neighbours tbody tr[data-peer], #loss-chart, #disagreement-chart, #time-chart,
+ * #bytes-chart, #pause, #leave, #error.
  */
 import { LineChart } from '../charts';
 import type { Capabilities, PageToWorker, StepEvent, WorkerToPage } from '../messages';
@@ -30,6 +31,10 @@ const charts = {
       { label: 'training', color: '#3b6fd4' },
       { label: 'validation', color: '#d4573b' },
     ],
+  }),
+  disagreement: new LineChart($('disagreement-chart'), {
+    title: 'Disagreement with neighbours ‖x_i − Σ_j w_ij·x_j‖',
+    series: [{ label: 'disagreement', color: '#7a4fd4' }],
   }),
   time: new LineChart($('time-chart'), {
     title: 'Step time (ms)',
@@ -95,6 +100,10 @@ function showStep(s: StepEvent): void {
   text('bytes-received', megabytes(s.bytesReceived));
   charts.loss.push(s.step, [s.trainLoss, s.valLoss ?? null]);
   charts.time.push(s.step, [s.timing.gradientMs, s.timing.optimizerMs, s.timing.waitingMs]);
+  if (s.disagreement !== undefined) {
+    charts.disagreement.push(s.step, [s.disagreement]);
+    text('disagreement', s.disagreement.toExponential(2));
+  }
   charts.bytes.push(s.step, [s.bytesSent / 1e6, s.bytesReceived / 1e6]);
   showNeighbours(s.links);
 }

@@ -85,7 +85,7 @@ export class Curves {
     this.drawThird(val);
   }
 
-  /** The consensus error once a report carries one; until then the spread of the validation losses. */
+  /** The nodes' disagreement once reports carry it; until then the spread of the validation losses. */
   private drawThird(val: StepStats[]): void {
     const { spread: parent, spreadTitle, spreadNote } = this.elements;
     if (this.history.hasConsensus) {
@@ -93,11 +93,13 @@ export class Curves {
         parent.replaceChildren();
         this.spread = undefined;
         parent.dataset.kind = 'consensus';
-        spreadTitle.textContent = 'Consensus error';
-        spreadNote.textContent = 'Mean, min and max across nodes of the consensus error they report.';
+        spreadTitle.textContent = 'Disagreement with neighbours';
+        spreadNote.textContent =
+          'Mean, min and max across nodes of ‖x_i − Σ_j w_ij·x_j‖: how far each node is from its ' +
+          'neighbourhood’s average when it gossips its parameters (0 at consensus).';
         this.consensus = new LineChart(parent, {
-          title: 'Consensus error',
-          yLabel: 'error',
+          title: 'Disagreement with neighbours',
+          yLabel: 'norm',
           series: [
             { label: 'mean', color: BLUE, width: 2.5 },
             { label: 'min', color: GREY, width: 1 },

@@ -13,8 +13,11 @@ export type LatestLoss = { val?: { step: number; value: number }; train?: { step
 type Values = { train?: number; val?: number; consensus?: number };
 export type Quantity = keyof Values;
 
-/** Field names a consensus error could have; today's MetricsSchema has none of them. */
-const CONSENSUS_FIELDS = ['consensusError', 'consensus'] as const;
+/**
+ * The disagreement each peer reports, ‖x_i − Σ_j w_ij·x_j‖ at its gossip of parameters: the local part of
+ * the consensus error, which no peer can compute whole (it would need every node's parameters).
+ */
+const CONSENSUS_FIELDS = ['disagreement'] as const;
 
 export class MetricsHistory {
   /** step → peer → values reported at that step. */
