@@ -145,6 +145,7 @@ it('a WebGPU tab, a wasm tab and a Node peer train together on a ring; the tabs 
     );
     expect(Number(await field(page, 'val-loss'))).toBeLessThan(Math.log(512));
     expect(Number(await field(page, 'disagreement'))).toBeGreaterThan(0);
+    expect(Number(await field(page, 'data-epochs'))).toBeGreaterThan(0);
     expect(await page.locator('#neighbours tbody tr').count()).toBe(2);
     await page.screenshot({ path: join(ARTIFACTS, `peer-dashboard-${i}.png`), fullPage: true });
     // Readable on a phone: nothing wider than the screen.

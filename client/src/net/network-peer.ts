@@ -169,6 +169,7 @@ export class NetworkPeer<T extends Tensor> {
     const shard = planShards(data.train, run.data, { nodes: first.members.length, seed: run.seed }).nodes[
       first.index
     ];
+    this.shardTokens = shard.documents.reduce((n, d) => n + d.tokens.length, 0);
     const algorithm: DecentralizedAlgorithm<T> = createAlgorithm(
       backend,
       engine.params,
@@ -288,6 +289,16 @@ export class NetworkPeer<T extends Tensor> {
         .map((k) => algorithm.state[k]),
     ];
     return Promise.all(groups.map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))));
+  }
+
+  /** Tokens in this peer's shard of the training data, once training started. */
+  shardTokens = 0;
+
+  /** Passes over this peer's shard after `steps` steps: tokens seen / tokens in the shard. */
+  dataEpochs(steps: number): number {
+    return this.shardTokens > 0
+      ? (steps * this.run.batch * this.options.engine.context) / this.shardTokens
+      : 0;
   }
 
   /** The neighbours' links as last reported to the server (every few steps). */

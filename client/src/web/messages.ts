@@ -28,7 +28,10 @@ export interface StepEvent {
   /** ‖x_i − Σ_j w_ij·x_j‖ at this step's gossip of parameters. */
   readonly disagreement?: number;
   readonly timing: StepTiming;
+  /** Topology epoch. */
   readonly epoch: number;
+  /** Passes over this peer's data shard so far. */
+  readonly dataEpochs: number;
   readonly members: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;

@@ -210,6 +210,7 @@ async function train({ run, engine, backend, data, start, capabilities }: Sessio
           ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
           timing: report.timing,
           epoch: epoch.epoch,
+          dataEpochs: current.dataEpochs(report.step + 1),
           members: epoch.members.length,
           ...current.traffic(),
           links: current.lastLinks,

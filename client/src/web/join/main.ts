@@ -93,6 +93,7 @@ function showCapabilities(c: Capabilities): void {
 function showStep(s: StepEvent): void {
   text('step', `${s.step} / ${s.totalSteps}`);
   text('epoch', String(s.epoch));
+  text('data-epochs', s.dataEpochs.toFixed(3));
   text('members', String(s.members));
   text('train-loss', s.trainLoss.toFixed(4));
   if (s.valLoss !== undefined) text('val-loss', s.valLoss.toFixed(4));
