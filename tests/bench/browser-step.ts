@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { GPT_PRESETS, type GptPreset } from '@demuon/shared/model';
 import type { StepTiming } from '@demuon/shared/peer';
 import { RunConfigSchema } from '@demuon/shared/protocol';
-import { chromium } from 'playwright-core';
 import { buildWebClient } from '../../client/scripts/build-web';
 import { oneOf, positiveInt } from '../../client/src/node/cli-args';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
+import { launchChromium } from '../helpers/chromium';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,14 +47,7 @@ await buildWebClient({
   quiet: true,
 });
 const server = await createSignalingServer({ port: 0, dataDir, webRoot, log: silentLogger });
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    ...['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    ...['--no-first-run', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader'],
-    '--use-webgpu-adapter=swiftshader',
-  ],
-});
+const browser = await launchChromium();
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -7,12 +7,11 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gptConfig } from '@demuon/shared/model';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import SimplePeer from 'simple-peer';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -22,19 +21,9 @@ import { NetworkPeer } from '../../client/src/net/network-peer';
 import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { E2E_ARTIFACTS, launchChromium } from '../helpers/chromium';
 
-const ARTIFACTS = fileURLToPath(new URL('./artifacts', import.meta.url));
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-];
+const ARTIFACTS = E2E_ARTIFACTS;
 const RUN = RunConfigSchema.parse({
   id: 'tabs',
   name: 'Tabs and a device',
@@ -69,7 +58,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   await buildWebClient({ out: webRoot, vocabSizes: [512], quiet: true });
   server = await createSignalingServer({ port: 0, dataDir, webRoot, runs: [RUN, FOUR], log: silentLogger });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

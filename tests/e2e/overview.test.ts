@@ -7,22 +7,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EVENTS, type Metrics } from '@demuon/shared/protocol';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildWebClient } from '../../client/scripts/build-web';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import { TestClient } from '../../signaling-server/testing/test-client';
+import { E2E_ARTIFACTS, launchChromium } from '../helpers/chromium';
 
-const ARTIFACTS = fileURLToPath(new URL('./artifacts', import.meta.url));
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const ARTIFACTS = E2E_ARTIFACTS;
 const RUN = {
   id: 'overview',
   name: 'Overview demo',
@@ -52,7 +45,7 @@ beforeAll(async () => {
       heartbeatTimeoutMs: 30_000,
       log: silentLogger,
     }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS }).then((b) => {
+    launchChromium().then((b) => {
       browser = b;
     }),
   ]);
