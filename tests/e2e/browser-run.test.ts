@@ -46,6 +46,14 @@ const FOUR = RunConfigSchema.parse({
   evalEvery: 3,
 });
 
+const PAUSE = RunConfigSchema.parse({
+  ...RUN,
+  id: 'pause',
+  name: 'Pause and resume',
+  steps: 14,
+  evalEvery: 7,
+});
+
 let webRoot: string;
 let dataDir: string;
 let server: SignalingServer;
@@ -57,7 +65,13 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'browser-run-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   await buildWebClient({ out: webRoot, vocabSizes: [512], quiet: true });
-  server = await createSignalingServer({ port: 0, dataDir, webRoot, runs: [RUN, FOUR], log: silentLogger });
+  server = await createSignalingServer({
+    port: 0,
+    dataDir,
+    webRoot,
+    runs: [RUN, FOUR, PAUSE],
+    log: silentLogger,
+  });
   browser = await launchChromium();
 }, 120_000);
 
@@ -207,3 +221,38 @@ it('three WebGPU tabs and a Node peer on a ring; one tab closes mid-run and the 
   await device.engine.dispose();
   await device.backend.dispose();
 }, 600_000);
+
+it('a tab that pauses leaves the run, and on resume rejoins with a neighbour’s state and finishes', async () => {
+  const [a, b] = [await openTab('pausing', 'wasm', PAUSE), await openTab('steady', 'wasm', PAUSE)];
+  const device = await nodePeer(PAUSE, 3);
+  const training = device.peer.train();
+  await a.page.waitForFunction(
+    () => Number(document.getElementById('step')?.textContent?.split(' / ')[0]) >= 3,
+    null,
+    {
+      timeout: 120_000,
+    },
+  );
+  await a.page.click('#pause');
+  await reaches(a.page, 'paused');
+  expect(await a.page.locator('#pause').textContent()).toBe('Resume');
+  // The others go on without it, in a smaller epoch.
+  await b.page.waitForFunction(() => document.getElementById('members')?.textContent === '2', null, {
+    timeout: 60_000,
+  });
+  await a.page.click('#pause');
+  await a.page.waitForFunction(() => document.getElementById('state')?.textContent === 'training', null, {
+    timeout: 120_000,
+  });
+  await training;
+  for (const { page } of [a, b]) await reaches(page, 'done');
+  expect(await field(a.page, 'step')).toBe(`${PAUSE.steps} / ${PAUSE.steps}`);
+  expect(await a.page.locator('#log').innerText()).toMatch(/took parameters and optimizer state from/);
+  const finals = await finalValidationLosses(PAUSE);
+  console.log(`final validation losses after a pause: ${finals.map((v) => v.toFixed(4)).join(', ')}`);
+  expect(finals).toHaveLength(3);
+  expect(Math.max(...finals) - Math.min(...finals)).toBeLessThan(0.02);
+  for (const { errors } of [a, b]) expect(errors).toEqual([]);
+  await device.engine.dispose();
+  await device.backend.dispose();
+}, 300_000);

@@ -78,6 +78,7 @@ export class NetworkPeer<T extends Tensor> {
   /** True while the server knows this socket as this peer; reports wait in `held` otherwise. */
   private attached = true;
   private readonly held: { event: string; payload: unknown }[] = [];
+  private readonly listeners: [string, (payload: unknown) => void][] = [];
   /** Connected peers no epoch needs any more, and the step since when. */
   private readonly staleSince = new Map<string, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
@@ -131,12 +132,12 @@ export class NetworkPeer<T extends Tensor> {
     }, heartbeatMs);
     // Gossip needs no server, so training goes on through a signaling outage; once the socket is back
     // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
-    socket.on('disconnect', (reason) => {
+    this.listen('disconnect', (reason) => {
       this.attached = false;
       // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us.
       if (reason === 'io server disconnect' && !this.stopping) setTimeout(() => socket.connect(), 1000);
     });
-    socket.on('connect', () => void this.resume());
+    this.listen('connect', () => void this.resume());
     this.link = new WebRtcGossipLink({
       run: runHash(run.id),
       encoding: run.encoding,
@@ -144,9 +145,15 @@ export class NetworkPeer<T extends Tensor> {
       epoch: () => this.currentEpoch,
       timeoutMs: run.gossipTimeoutMs,
     });
-    socket.on(EVENTS.epoch, (payload: unknown) => this.dispatch(EVENTS.epoch, payload));
-    socket.on(EVENTS.signal, (payload: unknown) => this.dispatch(EVENTS.signal, payload));
-    socket.on(EVENTS.error, (e: unknown) => options.log?.(`server: ${JSON.stringify(e)}`));
+    this.listen(EVENTS.epoch, (payload) => this.dispatch(EVENTS.epoch, payload));
+    this.listen(EVENTS.signal, (payload) => this.dispatch(EVENTS.signal, payload));
+    this.listen(EVENTS.error, (e) => options.log?.(`server: ${JSON.stringify(e)}`));
+  }
+
+  /** A socket listener that `close` removes: the socket may outlive this peer (a tab that pauses, then rejoins). */
+  private listen(event: string, listener: (payload: unknown) => void): void {
+    this.options.socket.on(event, listener);
+    this.listeners.push([event, listener]);
   }
 
   private dispatch(event: string, payload: unknown): void {
@@ -335,6 +342,7 @@ export class NetworkPeer<T extends Tensor> {
   close(): void {
     this.stop();
     clearInterval(this.heartbeat);
+    for (const [event, listener] of this.listeners.splice(0)) this.options.socket.off(event, listener);
     for (const c of this.connections.values()) c.destroy();
     this.connections.clear();
   }
