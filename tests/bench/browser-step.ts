@@ -19,6 +19,7 @@ import { buildWebClient } from '../../client/scripts/build-web';
 import { oneOf, positiveInt } from '../../client/src/node/cli-args';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
 import { launchChromium } from '../helpers/chromium';
+import { median } from '../helpers/median';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,11 +49,6 @@ await buildWebClient({
 });
 const server = await createSignalingServer({ port: 0, dataDir, webRoot, log: silentLogger });
 const browser = await launchChromium();
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const rows: ({ preset: GptPreset; provider: string; adapter: string; steps: number } & StepTiming & {
     stepMs: number;

@@ -17,6 +17,7 @@ import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import { WebRtcGossipLink } from '../../client/src/net/webrtc-link';
 import { positiveInt } from '../../client/src/node/cli-args';
+import { median } from '../helpers/median';
 
 const { values: args } = parseArgs({
   options: {
@@ -107,7 +108,6 @@ for (let r = 0; r < repeats; r++) {
   raw.push(await rawBlast(a, b, bytes));
   gossip.push(await gossipPass(bytes));
 }
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const throughput = {
   rawMBps: median(raw),
   gossipMBps: median(gossip),

@@ -25,6 +25,7 @@ import { CpuBackend, type NewtonSchulzSchedule, newtonSchulzTriples } from '@dem
 import { Rng } from '@demuon/shared/util';
 import * as ortNode from 'onnxruntime-node';
 import { oneOf, positiveInt, positiveNumber } from '../../client/src/node/cli-args';
+import { median } from '../helpers/median';
 import { runInBrowser } from './newton-schulz-browser';
 import type { PageCase } from './newton-schulz-page';
 
@@ -62,11 +63,6 @@ const shapes = (args.shapes ?? (swiftShader ? SMALL_SHAPES : ALL_SHAPES)).split(
 const nominalFlops = (rows: number, cols: number) => {
   const [r, c] = [Math.min(rows, cols), Math.max(rows, cols)];
   return batch * steps * (4 * r * r * c + 2 * r ** 3);
-};
-const median = (xs: readonly number[]) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const gflops = (rows: number, cols: number, ms: number) => nominalFlops(rows, cols) / ms / 1e6;
 

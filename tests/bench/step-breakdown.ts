@@ -19,6 +19,7 @@ import type { StepTiming } from '@demuon/shared/peer';
 import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import { oneOf, positiveInt } from '../../client/src/node/cli-args';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
+import { median } from '../helpers/median';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,11 +90,6 @@ async function measure(run: RunConfig): Promise<Sample[]> {
   await Promise.all(exits);
   return samples;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const rows: {
   preset: GptPreset;

@@ -271,13 +271,7 @@ export class NetworkPeer<T extends Tensor> {
     const from = epoch.bootstrapFrom!;
     await this.until(() => this.open.has(from) || undefined);
     this.currentEpoch = epoch.epoch;
-    const targets = [
-      algorithm.params,
-      ...Object.keys(algorithm.state)
-        .sort()
-        .map((k) => algorithm.state[k]),
-    ];
-    for (const [k, tensors] of targets.entries()) {
+    for (const [k, tensors] of transferredTensors(algorithm).entries()) {
       const values = await this.link.receive(this.handle(from), {
         step: epoch.activationStep,
         round: STATE_ROUND + k,
@@ -289,13 +283,9 @@ export class NetworkPeer<T extends Tensor> {
   }
 
   private stateGroups(algorithm: DecentralizedAlgorithm<T>): Promise<Float32Array[][]> {
-    const groups = [
-      algorithm.params,
-      ...Object.keys(algorithm.state)
-        .sort()
-        .map((k) => algorithm.state[k]),
-    ];
-    return Promise.all(groups.map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))));
+    return Promise.all(
+      transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))),
+    );
   }
 
   /** Tokens in this peer's shard of the training data, once training started. */
@@ -555,6 +545,19 @@ async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise
 }
 
 const NO_TRAFFIC = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 };
+
+/**
+ * What a late joiner receives, one group per state round, in an order both ends agree on: the parameters,
+ * then the optimizer state by name.
+ */
+function transferredTensors<T extends Tensor>(algorithm: DecentralizedAlgorithm<T>): (readonly T[])[] {
+  return [
+    algorithm.params,
+    ...Object.keys(algorithm.state)
+      .sort()
+      .map((k) => algorithm.state[k]),
+  ];
+}
 
 /** Gossip round numbers from here on carry a late joiner's state, one group of tensors per round. */
 const STATE_ROUND = 1_000_000;

@@ -184,6 +184,7 @@ function limitsOf(limits: GPUSupportedLimits): Record<string, number> {
 async function train({ run, engine, backend, data, start, capabilities }: Session): Promise<void> {
   socket ??= io(start.server, { transports: ['websocket'] });
   post({ type: 'state', state: 'waiting' });
+  let training = false;
   const current = await NetworkPeer.join({
     socket,
     runId: run.id,
@@ -199,7 +200,8 @@ async function train({ run, engine, backend, data, start, capabilities }: Sessio
     connect: (options) => connect(options),
     log,
     onStep: (report, epoch) => {
-      post({ type: 'state', state: 'training' });
+      if (!training) post({ type: 'state', state: 'training' });
+      training = true;
       post({
         type: 'step',
         step: {
