@@ -74,8 +74,95 @@ export const JoinSchema = z
 /** WebRTC session descriptions and ICE candidates, opaque to the server; bounded in size by the server. */
 export const SignalSchema = z.object({ to: id, data: z.record(z.string(), z.unknown()) }).strict();
 
-/** "Still here": sent on a timer, so a peer that waits or computes a long step is not taken for gone. */
-export const HeartbeatSchema = z.object({}).strict();
+/**
+ * What a peer is doing, sent with every heartbeat. Its neighbours ask the server for it (neighbour-status)
+ * when a round waits long for that peer: a peer at work is waited for, a silent or stuck one is not.
+ */
+export const PEER_PHASES = [
+  /** Joined, waiting for the run to have enough peers (or for its first epoch). */
+  'waiting-for-peers',
+  /** A late joiner receiving its state from a neighbour. */
+  'bootstrapping',
+  /** Forward and backward pass. */
+  'gradient',
+  /** Local optimizer arithmetic: Newton–Schulz, updates, encoding. */
+  'optimizer',
+  /** Inside a gossip round: sending, and waiting for its in-neighbours. */
+  'gossip',
+  /** Held before a step until a proposed epoch is committed. */
+  'barrier',
+  /** Trained the run's last step. */
+  'done',
+] as const;
+export type PeerPhase = (typeof PEER_PHASES)[number];
+
+export const PeerStatusSchema = z
+  .object({
+    /** The step the peer works on (or starts next, while it waits). */
+    step: z.number().int().min(0),
+    phase: z.enum(PEER_PHASES),
+    /** How long the peer has been in this phase, in ms, when the status was sent. */
+    phaseMs: z.number().finite().min(0),
+    /** Its typical step time in ms (median of its recent steps); absent before its first step. */
+    stepMs: z.number().finite().min(0).optional(),
+    /** In 'gossip': the neighbour whose message it waits for. */
+    waitingFor: id.optional(),
+  })
+  .strict();
+export type PeerStatus = z.infer<typeof PeerStatusSchema>;
+
+/**
+ * "Still here", sent on a timer by whichever thread holds the socket (a tab's page, not its compute
+ * worker), so that a peer that waits or computes a long step is never taken for gone.
+ */
+export const HeartbeatSchema = z.object({ status: PeerStatusSchema.optional() }).strict();
+
+/**
+ * The answer to `epoch-propose`: this peer will not start step `barrier` (or any later one) before the
+ * proposed epoch `epoch` is committed. The server commits the epoch with its activation step at the
+ * largest barrier, so every member switches at the same step without ever waiting for a timeout.
+ */
+export const EpochReadySchema = z
+  .object({ epoch: z.number().int().min(0), barrier: z.number().int().min(0) })
+  .strict();
+
+/** Why a round gave up on a neighbour. */
+export const MISS_REASONS = [
+  /** The server has not heard from it for longer than its suspicion bound. */
+  'silent',
+  /** Alive, but stuck in one step and phase for far longer than its steps take. */
+  'stuck',
+  /** Its data channel did not open within the connection deadline. */
+  'no-connection',
+  /** Its data channel closed. */
+  'closed',
+] as const;
+export type MissReason = (typeof MISS_REASONS)[number];
+
+/** A round gave up on neighbour `peer` at `step` of `epoch`: the server repairs the topology around it. */
+export const NeighbourMissedSchema = z
+  .object({
+    peer: id,
+    epoch: z.number().int().min(0),
+    step: z.number().int().min(0),
+    reason: z.enum(MISS_REASONS),
+  })
+  .strict();
+
+/** Asks the server what neighbour `peer` is doing (acknowledged with NeighbourStatusReplySchema). */
+export const NeighbourStatusQuerySchema = z.object({ peer: id }).strict();
+
+export const NeighbourStatusReplySchema = z
+  .object({
+    ok: z.literal(true),
+    /** Connected, and heard from within the server's suspicion bound. */
+    alive: z.boolean(),
+    /** Since the server last heard from it (heartbeat, progress or metrics), in ms. */
+    lastSeenMs: z.number().finite().min(0),
+    status: PeerStatusSchema.optional(),
+  })
+  .strict();
+export type NeighbourStatusReply = z.infer<typeof NeighbourStatusReplySchema>;
 
 export const ProgressSchema = z.object({ step: z.number().int().min(0) }).strict();
 
@@ -88,7 +175,8 @@ export const LinkStatsSchema = z
     rttMs: finite.min(0).optional(),
     bytesSent: finite.min(0),
     bytesReceived: finite.min(0),
-    throughputBps: finite.min(0).optional(),
+    /** Bytes per second over the link (both directions) since the previous report. */
+    bytesPerSecond: finite.min(0).optional(),
     framesSent: z.number().int().min(0).optional(),
     framesReceived: z.number().int().min(0).optional(),
     drops: z.number().int().min(0),
@@ -152,6 +240,19 @@ export const EpochSchema = z
 
 export type Epoch = z.infer<typeof EpochSchema>;
 
+/**
+ * `epoch-propose`: the next epoch before its activation step is known. Members open the links it needs at
+ * once and answer with `epoch-ready`; the server then sends the full epoch (`epoch`), which commits it.
+ */
+export const EpochProposalSchema = EpochSchema.omit({ activationStep: true });
+export type EpochProposal = z.infer<typeof EpochProposalSchema>;
+
+/**
+ * `evicted`: the server removed this peer (silent past the heartbeat timeout, reported missing by its
+ * neighbours, or no answer to an epoch proposal). It must stop training at once and may join again.
+ */
+export const EvictedSchema = z.object({ reason: z.string() }).strict();
+
 export const ErrorReplySchema = z
   .object({ code: z.string(), message: z.string(), event: z.string().optional() })
   .strict();
@@ -168,6 +269,11 @@ export const EVENTS = {
   error: 'error-reply',
   watch: 'watch',
   runState: 'run-state',
+  epochPropose: 'epoch-propose',
+  epochReady: 'epoch-ready',
+  neighbourMissed: 'neighbour-missed',
+  neighbourStatus: 'neighbour-status',
+  evicted: 'evicted',
 } as const;
 
 /** Parses an event payload; the error message names the event and every problem. */
