@@ -3,7 +3,7 @@
  * owns the WebRTC connections and the worker drives them through `rtc-*` commands and events; everything
  * else (socket.io, onnxruntime, the optimizer, gossip) runs in the worker.
  */
-import type { StepTiming } from '@demuon/shared/peer';
+import type { PeerActivity, StepTiming } from '@demuon/shared/peer';
 import type { Metrics, RunConfig } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
 
@@ -66,7 +66,8 @@ export type WorkerToPage =
   | { type: 'capabilities'; capabilities: Capabilities }
   | { type: 'joined'; peerId: string; run: RunConfig }
   | { type: 'step'; step: StepEvent }
-  | { type: 'state'; state: 'waiting' | 'training' | 'paused' | 'done' | 'left' }
+  /** What the peer is doing now (replaces the previous activity). */
+  | { type: 'activity'; activity: PeerActivity }
   | { type: 'log'; line: string }
   | { type: 'error'; message: string }
   | { type: 'rtc-create'; id: number; options: { initiator: boolean; config?: RTCConfiguration } }
