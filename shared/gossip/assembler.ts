@@ -3,7 +3,7 @@
  * Frames are checked (header, run, sizes, bounds, finite values) before anything is written; a bad frame
  * is dropped and counted with its reason, and never reaches the optimizer.
  */
-import { type Frame, parseFrame } from '../protocol/frame';
+import { type Exchange, type Frame, parseFrame } from '../protocol/frame';
 import { decodeInto } from '../tensor/codec';
 
 export interface AssemblerOptions {
@@ -19,12 +19,14 @@ export interface AssemblerOptions {
 }
 
 export interface MessageKey {
+  readonly exchange: Exchange;
   readonly epoch: number;
   readonly step: number;
   readonly round: number;
 }
 
 interface Pending {
+  readonly key: MessageKey;
   readonly tensors: Float32Array[];
   /** Chunks received per tensor, to detect completion and duplicates. */
   readonly seen: Set<number>[];
@@ -54,12 +56,18 @@ export class MessageAssembler {
     }
     const sizes = this.options.tensorSizes;
     if (frame.run !== this.options.run) return this.drop('other run');
-    if (!accept(frame)) return this.drop('stale');
+    const key: MessageKey = {
+      exchange: frame.exchange ?? 'gossip',
+      epoch: frame.epoch,
+      step: frame.step,
+      round: frame.round,
+    };
+    if (!accept(key)) return this.drop('stale');
     if (frame.tensor >= sizes.length) return this.drop('unknown tensor');
     const size = sizes[frame.tensor];
     if (frame.offset + frame.count > size) return this.drop('out of bounds');
 
-    const id = `${frame.epoch}.${frame.step}.${frame.round}`;
+    const id = messageId(key);
     let message = this.pending.get(id);
     if (!message) {
       if (this.pending.size >= (this.options.maxPending ?? 16)) {
@@ -67,6 +75,7 @@ export class MessageAssembler {
         this.drop('incomplete message pushed out');
       }
       message = {
+        key,
         tensors: sizes.map((n) => new Float32Array(n)),
         seen: sizes.map(() => new Set<number>()),
         chunksPerTensor: sizes.map(() => 0),
@@ -87,15 +96,12 @@ export class MessageAssembler {
     if (message.seen[frame.tensor].size === frame.chunks) message.remaining--;
     if (message.remaining > 0) return null;
     this.pending.delete(id);
-    return { key: { epoch: frame.epoch, step: frame.step, round: frame.round }, tensors: message.tensors };
+    return { key, tensors: message.tensors };
   }
 
   /** Forgets partial messages that `keep` no longer wants (e.g. after an epoch change). */
   prune(keep: (key: MessageKey) => boolean): void {
-    for (const id of this.pending.keys()) {
-      const [epoch, step, round] = id.split('.').map(Number);
-      if (!keep({ epoch, step, round })) this.pending.delete(id);
-    }
+    for (const [id, message] of this.pending) if (!keep(message.key)) this.pending.delete(id);
   }
 
   get dropped(): number {
@@ -108,4 +114,9 @@ export class MessageAssembler {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
     return null;
   }
+}
+
+/** One string per message key, for maps. */
+export function messageId(key: MessageKey): string {
+  return `${key.exchange}.${key.epoch}.${key.step}.${key.round}`;
 }

@@ -1,4 +1,4 @@
-export { type AssemblerOptions, MessageAssembler, type MessageKey } from './assembler';
+export { type AssemblerOptions, MessageAssembler, type MessageKey, messageId } from './assembler';
 export { MemoryNetwork } from './memory';
 export {
   type GossipLink,

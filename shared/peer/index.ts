@@ -1,3 +1,13 @@
 export { describeActivity, type PeerActivity } from './activity';
+export {
+  EpochTimeline,
+  neighbourhoodAt,
+  neighboursOf,
+  PROPOSAL_LOOKAHEAD,
+  sameMembers,
+} from './epoch-timeline';
 export { Lockstep, type LockstepOptions } from './lockstep';
+export { type NodeData, type NodeDataOptions, planNodeData } from './node-data';
 export { PeerLoop, type PeerLoopOptions, type StepReport, type StepTiming } from './peer-loop';
+export { judge, NeighbourMissed, RoundWatchdog, type RoundWatchdogOptions } from './round-watchdog';
+export { receiveState, type StateKey, type StateLink, sendState, transferredTensors } from './state-transfer';

@@ -45,6 +45,8 @@ export interface PeerLoopOptions<T extends Tensor> {
    * backend's GPUDevice): parameters and gradients then never leave the GPU.
    */
   readonly resident?: ResidentGradientEngine<T>;
+  /** Told when the step enters a phase: its status for the neighbours' round deadlines. */
+  readonly onPhase?: (phase: 'gradient' | 'optimizer' | 'gossip') => void;
 }
 
 /**
@@ -63,6 +65,7 @@ class TimedMixer<T extends Tensor> implements Mixer<T> {
     params: readonly T[],
     /** Which round of a step gossips the parameters (-1: none). */
     private readonly paramsRound: number,
+    private readonly onPhase: PeerLoopOptions<T>['onPhase'],
   ) {
     this.before = paramsRound < 0 ? [] : params.map((p) => backend.tensor(p.shape));
   }
@@ -104,10 +107,12 @@ class TimedMixer<T extends Tensor> implements Mixer<T> {
 
   private async timed(act: () => Promise<void>): Promise<void> {
     const started = this.now();
+    this.onPhase?.('gossip');
     try {
       await act();
     } finally {
       this.waitingMs += this.now() - started;
+      this.onPhase?.('optimizer');
     }
   }
 }
@@ -122,7 +127,14 @@ export class PeerLoop<T extends Tensor> {
     this.now = options.now ?? Date.now;
     const { algorithm, backend } = options;
     const paramsRound = algorithm.rounds.findIndex((r) => r.label === 'params');
-    this.mixer = new TimedMixer(options.mixer, this.now, backend, algorithm.params, paramsRound);
+    this.mixer = new TimedMixer(
+      options.mixer,
+      this.now,
+      backend,
+      algorithm.params,
+      paramsRound,
+      options.onPhase,
+    );
   }
 
   /** This node's parameters on the host. */
@@ -152,8 +164,10 @@ export class PeerLoop<T extends Tensor> {
   async step(step: number): Promise<StepReport> {
     const { algorithm, batches, totalSteps, evalEvery } = this.options;
     const started = this.now();
+    this.options.onPhase?.('gradient');
     const loss = await this.gradients(batches.next());
     const computed = this.now();
+    this.options.onPhase?.('optimizer');
     this.mixer.waitingMs = 0;
     this.mixer.disagreement = undefined;
     await algorithm.step({ step, totalSteps, grads: this.grads, mixer: this.mixer });

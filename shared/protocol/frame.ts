@@ -7,7 +7,7 @@
  *        0     4  magic 'DMGF'
  *        4     1  version (1)
  *        5     1  encoding (0 fp32, 1 bf16, 2 fp16, 3 int8)
- *        6     2  reserved (0)
+ *        6     2  exchange (0 a gossip round, 1 a late joiner's state)
  *        8     4  run id hash
  *       12     4  topology epoch
  *       16     4  step
@@ -25,8 +25,17 @@ export const FRAME_VERSION = 1;
 export const FRAME_HEADER_BYTES = 40;
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/**
+ * What a message is part of: a gossip round of a step, or the state (parameters and optimizer state) a
+ * neighbour hands a late joiner before its first step. The two never share keys.
+ */
+export const EXCHANGES = ['gossip', 'state'] as const;
+export type Exchange = (typeof EXCHANGES)[number];
+
 export interface FrameHeader {
   readonly encoding: WireEncoding;
+  /** Absent: a gossip round. */
+  readonly exchange?: Exchange;
   readonly run: number;
   readonly epoch: number;
   readonly step: number;
@@ -74,7 +83,7 @@ function writeHeader(frame: Uint8Array, h: FrameHeader): void {
   v.setUint32(0, FRAME_MAGIC, true);
   v.setUint8(4, FRAME_VERSION);
   v.setUint8(5, WIRE_ENCODINGS.indexOf(h.encoding));
-  v.setUint16(6, 0, true);
+  v.setUint16(6, EXCHANGES.indexOf(h.exchange ?? 'gossip'), true);
   v.setUint32(8, h.run >>> 0, true);
   v.setUint32(12, h.epoch, true);
   v.setUint32(16, h.step, true);
@@ -99,8 +108,11 @@ export function parseFrame(bytes: Uint8Array): Frame {
     throw new Error(`frame version ${version} is not supported (expected ${FRAME_VERSION})`);
   const encoding = WIRE_ENCODINGS[v.getUint8(5)];
   if (!encoding) throw new Error(`frame encoding ${v.getUint8(5)} is unknown`);
+  const exchange = EXCHANGES[v.getUint16(6, true)];
+  if (!exchange) throw new Error(`frame exchange ${v.getUint16(6, true)} is unknown`);
   const header: FrameHeader = {
     encoding,
+    exchange,
     run: v.getUint32(8, true),
     epoch: v.getUint32(12, true),
     step: v.getUint32(16, true),

@@ -84,7 +84,6 @@ const linkOptions = {
   encoding: 'fp32' as const,
   tensorSizes: shapes,
   epoch: () => 1,
-  timeoutMs: 60_000,
 };
 
 // One pair of peers for both measures: separately created connections differed by up to 1.8× here.

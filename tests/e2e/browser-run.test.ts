@@ -18,6 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildWebClient } from '../../client/scripts/build-web';
 import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
 import { NetworkPeer } from '../../client/src/net/network-peer';
+import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
 import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
@@ -109,7 +110,7 @@ async function nodePeer(run = RUN, waitForPeers = 3) {
   const socket = io(server.url, { transports: ['websocket'], forceNew: true });
   sockets.push(socket);
   const peer = await NetworkPeer.join({
-    socket,
+    socket: new SocketIoSignaling(socket),
     runId: run.id,
     token: server.runs.get(run.id)!.secretToken(),
     name: 'device',

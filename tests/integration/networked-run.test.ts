@@ -24,6 +24,7 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
 import { NetworkPeer } from '../../client/src/net/network-peer';
+import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
 import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
@@ -97,7 +98,7 @@ async function joinPeer(
   const socket = io(at.url, { transports: ['websocket'], forceNew: true });
   sockets.push(socket);
   const peer: Peer = await NetworkPeer.join({
-    socket,
+    socket: new SocketIoSignaling(socket),
     runId: run.id,
     token: at.runs.get(run.id)!.secretToken(),
     connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
@@ -202,7 +203,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
     for (const link of member.links) {
       expect(link.bytesSent).toBeGreaterThan(0);
       expect(link.framesReceived).toBeGreaterThan(0);
-      expect(link.throughputBps).toBeGreaterThan(0);
+      expect(link.bytesPerSecond).toBeGreaterThan(0);
       expect(link.drops).toBe(0);
     }
   }

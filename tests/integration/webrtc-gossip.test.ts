@@ -38,7 +38,6 @@ async function ringOfLinks(encoding: WireEncoding): Promise<WebRtcGossipLink[]> 
         encoding,
         tensorSizes: sizes,
         epoch: () => 1,
-        timeoutMs: 20_000,
       }),
   );
   const connected: Promise<unknown>[] = [];
@@ -140,14 +139,12 @@ describe('gossip over WebRTC', () => {
       encoding: 'fp32',
       tensorSizes: [3],
       epoch: () => 2,
-      timeoutMs: 20_000,
     });
     const sender = new WebRtcGossipLink({
       run: runHash('test'),
       encoding: 'fp32',
       tensorSizes: [3],
       epoch: () => 2,
-      timeoutMs: 20_000,
     });
     const a = new SimplePeer({ initiator: true, wrtc });
     const b = new SimplePeer({ wrtc });

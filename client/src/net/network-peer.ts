@@ -1,40 +1,51 @@
 /**
- * A node of a networked run: joins through the signaling server, opens a WebRTC data channel to each
- * neighbour the server assigns, and runs the peer loop with gossip over those channels. Everything
- * platform-specific (socket, WebRTC implementation, engine, backend, data) is passed in, so the same
- * class serves the Node peer and the browser worker.
+ * A node of a networked run: one membership, from joining to the run's last step, being stopped, or being
+ * evicted. It follows the server's epochs (EpochTimeline), keeps a WebRTC channel to each neighbour
+ * (ConnectionPool), runs the peer loop with gossip over those channels, gives up on absent neighbours
+ * through adaptive deadlines (RoundWatchdog) and tells everyone what it is doing. Everything platform-
+ * specific (socket, WebRTC, engine, backend, data) is passed in, so the same class serves the Node peer and
+ * the browser worker. PeerRunner (peer-runner.ts) joins again after an eviction.
  */
-import { BatchSampler, fixedBatches, planShards, type TokenizedDocument } from '@demuon/shared/data';
-import { GossipMixer, type Neighbourhood } from '@demuon/shared/gossip';
+import type { TokenizedDocument } from '@demuon/shared/data';
+import { GossipMixer } from '@demuon/shared/gossip';
 import {
   type GradientEngine,
   gptConfig,
   initGptParams,
   type ResidentGradientEngine,
 } from '@demuon/shared/model';
-import { createAlgorithm, type DecentralizedAlgorithm } from '@demuon/shared/optim';
-import { PeerLoop, type StepReport } from '@demuon/shared/peer';
+import { createAlgorithm } from '@demuon/shared/optim';
+import {
+  EpochTimeline,
+  NeighbourMissed,
+  neighbourhoodAt,
+  neighboursOf,
+  type PeerActivity,
+  PeerLoop,
+  planNodeData,
+  RoundWatchdog,
+  receiveState,
+  type StepReport,
+  sameMembers,
+  sendState,
+} from '@demuon/shared/peer';
 import {
   type Epoch,
-  EpochSchema,
   EVENTS,
   type Metrics,
+  type PeerPhase,
   type RunConfig,
-  RunConfigSchema,
   runHash,
 } from '@demuon/shared/protocol';
 import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
-import type { Socket } from 'socket.io-client';
+import { ConnectionPool, roundTripMs } from './connection-pool';
+import { type JoinRequest, SignalingSession } from './signaling-session';
+import type { SignalingSocket, TimedStatus } from './signaling-socket';
 import { WebRtcGossipLink } from './webrtc-link';
 
-export interface NetworkPeerOptions<T extends Tensor> {
-  /** A connected socket.io client of the signaling server. */
-  readonly socket: Socket;
-  readonly runId: string;
-  readonly token: string;
-  readonly name?: string;
-  readonly platform: 'browser' | 'node';
+export interface NetworkPeerOptions<T extends Tensor> extends Omit<JoinRequest, 'backend'> {
+  readonly socket: SignalingSocket;
   readonly engine: GradientEngine;
   readonly backend: TensorBackend<T>;
   /** The engine working on the backend's tensors directly (see PeerLoopOptions.resident). */
@@ -47,249 +58,242 @@ export interface NetworkPeerOptions<T extends Tensor> {
   };
   /** Training waits for an epoch with at least this many members. */
   readonly waitForPeers?: number;
+  /** A monotonic clock in ms (performance.now where the platform has it). */
   readonly now?: () => number;
   readonly onStep?: (report: StepReport, epoch: Epoch) => void;
+  readonly onActivity?: (activity: PeerActivity) => void;
   readonly log?: (line: string) => void;
-  /**
-   * Makes the WebRTC connection to a neighbour: `new SimplePeer({ ...options, wrtc })` in Node, a proxy to
-   * the page's connection in a browser worker (workers have no RTCPeerConnection); tests wrap it.
-   */
+  /** Makes a WebRTC connection: simple-peer with wrtc in Node, a proxy to the page's in a tab worker. */
   readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
 }
 
-/** How often to say "still here" when the server's acknowledgement does not say. */
-const DEFAULT_HEARTBEAT_MS = 2000;
+/** How a membership ended. */
+export type TrainOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'evicted'; readonly reason: string };
+
 /** Metrics go out at most this often, besides eval steps and the last step: live, yet light on the server. */
 const METRICS_EVERY_MS = 1000;
-/** Reports kept while the signaling connection is down, sent once it is back (oldest dropped beyond). */
-const MAX_HELD_REPORTS = 1000;
+/** Step times kept for the typical (median) step time. */
+const STEP_WINDOW = 9;
+/** How often a wait for links to open looks at the connection deadline. */
+const CONNECT_POLL_MS = 250;
 
 export class NetworkPeer<T extends Tensor> {
-  private readonly epochs: Epoch[] = [];
-  private readonly handles = new Map<string, number>();
-  private readonly connections = new Map<string, SimplePeer.Instance>();
-  private readonly open = new Set<string>();
-  /** Neighbours whose channel closed: rounds go on without them until an epoch removes them. */
-  private readonly gone = new Set<string>();
+  readonly peerId: string;
+  readonly run: RunConfig;
+  private readonly session: SignalingSession;
+  private readonly timeline = new EpochTimeline();
+  private readonly pool: ConnectionPool;
   private readonly link: WebRtcGossipLink;
+  private readonly watchdog: RoundWatchdog;
+  private readonly handles = new Map<string, number>();
+  private readonly peersByHandle: string[] = [];
+  private readonly now: () => number;
   private currentEpoch = 0;
+  private step = 0;
+  private started = false;
   private stopping = false;
+  private evictedFor: string | null = null;
   private wake: (() => void) | null = null;
-  /** True while the server knows this socket as this peer; reports wait in `held` otherwise. */
-  private attached = true;
-  private readonly held: { event: string; payload: unknown }[] = [];
-  private readonly listeners: [string, (payload: unknown) => void][] = [];
-  /** Connected peers no epoch needs any more, and the step since when. */
-  private readonly staleSince = new Map<string, number>();
-  private readonly heartbeat: ReturnType<typeof setInterval>;
+  private status: TimedStatus | undefined;
+  private activity: PeerActivity = { kind: 'starting' };
+  private readonly stepTimes: number[] = [];
   private lastLinkReport = { at: 0, bytes: new Map<string, number>() };
-  private lastMetricsAt = -Infinity;
+  private lastMetricsAt = Number.NEGATIVE_INFINITY;
+  /** Tokens in this peer's shard of the training data, once training started. */
+  shardTokens = 0;
+  /** The neighbours' links as last reported to the server. */
+  lastLinks: Metrics['links'] = [];
+  /** This node's parameters after training (for tests and export). */
+  finalParams: Float32Array[] | null = null;
+  /** Time spent held before steps for epoch commits, in ms, and how many times. */
+  readonly barrierWaits: number[] = [];
 
-  /**
-   * Joins the run and returns the peer, ready to train. Listeners are in place before `join` is sent,
-   * so no epoch or signal the server sends right after accepting the peer can be missed.
-   */
+  /** Joins the run; the peer is ready to train. Throws when the server refuses. */
   static async join<T extends Tensor>(options: NetworkPeerOptions<T>): Promise<NetworkPeer<T>> {
-    const { socket } = options;
-    const early: { event: string; payload: unknown }[] = [];
-    const buffer = (event: string) => (payload: unknown) => early.push({ event, payload });
-    const onEpoch = buffer(EVENTS.epoch);
-    const onSignal = buffer(EVENTS.signal);
-    socket.on(EVENTS.epoch, onEpoch);
-    socket.on(EVENTS.signal, onSignal);
-    try {
-      const ack = await socket.emitWithAck(EVENTS.join, {
-        runId: options.runId,
-        token: options.token,
-        platform: options.platform,
-        backend: options.backend.name.startsWith('webgpu') ? 'webgpu' : 'cpu',
-        ...(options.name ? { name: options.name } : {}),
-      });
-      if (!ack?.ok)
-        throw new Error(
-          `the server refused to join run '${options.runId}': ${ack?.error?.message ?? 'no reason given'}`,
-        );
-      const heartbeatMs = typeof ack.heartbeatMs === 'number' ? ack.heartbeatMs : DEFAULT_HEARTBEAT_MS;
-      const peer = new NetworkPeer(options, String(ack.peerId), RunConfigSchema.parse(ack.run), heartbeatMs);
-      for (const { event, payload } of early) peer.dispatch(event, payload);
-      return peer;
-    } finally {
-      socket.off(EVENTS.epoch, onEpoch);
-      socket.off(EVENTS.signal, onSignal);
-    }
+    let peer: NetworkPeer<T> | undefined;
+    // The session hands over events that came with the join before `peer` exists: keep them until it does.
+    const early: ((p: NetworkPeer<T>) => void)[] = [];
+    const to = (act: (p: NetworkPeer<T>) => void) => (peer ? act(peer) : early.push(act));
+    const { runId, token, name, platform, backend } = options;
+    const device = backend.name.startsWith('webgpu') ? 'webgpu' : platform === 'browser' ? 'wasm' : 'cpu';
+    const request: JoinRequest = { runId, token, platform, backend: device, ...(name ? { name } : {}) };
+    const session = await SignalingSession.join(options.socket, request, {
+      epoch: (e) => to((p) => p.onEpoch(e)),
+      proposal: (e) => to((p) => p.onProposal(e)),
+      signal: (from, data) => to((p) => p.pool.signal(from, data as SimplePeer.SignalData)),
+      evicted: (reason) => to((p) => p.onEvicted(reason)),
+      log: (line) => options.log?.(line),
+    });
+    peer = new NetworkPeer(options, session);
+    for (const act of early) act(peer);
+    return peer;
   }
 
   private constructor(
     private readonly options: NetworkPeerOptions<T>,
-    readonly peerId: string,
-    readonly run: RunConfig,
-    heartbeatMs: number,
+    session: SignalingSession,
   ) {
-    const { socket, engine } = options;
-    // Heartbeats keep a peer that waits for others, or computes a long step, in the run.
-    this.heartbeat = setInterval(() => {
-      if (this.attached) socket.emit(EVENTS.heartbeat, {});
-    }, heartbeatMs);
-    // Gossip needs no server, so training goes on through a signaling outage; once the socket is back
-    // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
-    this.listen('disconnect', (reason) => {
-      this.attached = false;
-      // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us.
-      if (reason === 'io server disconnect' && !this.stopping) setTimeout(() => socket.connect(), 1000);
+    this.session = session;
+    this.peerId = session.peerId;
+    this.run = session.run;
+    this.now = options.now ?? Date.now;
+    const log = options.log ?? (() => {});
+    this.pool = new ConnectionPool({
+      self: this.peerId,
+      iceServers: this.run.iceServers,
+      connect: options.connect,
+      signal: (peer, data) => session.signal(peer, data),
+      opened: (peer, connection) => {
+        this.link.attach(this.handle(peer), connection);
+        this.poke();
+      },
+      closed: (peer) => {
+        // A neighbour's channel closed: not waited for again; the server hears of it.
+        if (this.neighboursOf(this.step).includes(peer)) this.watchdog.miss(peer, this.step, 'closed');
+        this.poke();
+      },
+      log,
+      now: this.now,
     });
-    this.listen('connect', () => void this.resume());
+    this.watchdog = new RoundWatchdog({
+      self: this.peerId,
+      status: (peer) => session.neighbourStatus(peer),
+      report: (peer, step, reason) => {
+        log(`step ${step}: gave up on neighbour ${peer} (${reason}); the server routes around it`);
+        session.reportMissed(peer, this.currentEpoch, step, reason);
+      },
+      ownStepMs: () => this.typicalStepMs(),
+      now: this.now,
+      after: (ms, fn) => {
+        const timer = setTimeout(fn, ms);
+        return () => clearTimeout(timer);
+      },
+      startupMs: this.run.gossipTimeoutMs,
+      waiting: (peer, step, sinceMs) =>
+        this.setActivity({ kind: 'waiting-for-neighbour', peer, step, sinceMs }),
+    });
     this.link = new WebRtcGossipLink({
-      run: runHash(run.id),
-      encoding: run.encoding,
-      tensorSizes: engine.params.map((p) => p.shape.reduce((a, b) => a * b, 1)),
+      run: runHash(this.run.id),
+      encoding: this.run.encoding,
+      tensorSizes: options.engine.params.map((p) => p.shape.reduce((a, b) => a * b, 1)),
       epoch: () => this.currentEpoch,
-      timeoutMs: run.gossipTimeoutMs,
+      watch: (from, key, giveUp) => {
+        const peer = this.peersByHandle[from];
+        this.setPhase('gossip', key.step, peer);
+        return this.watchdog.watch(peer, key.step, giveUp);
+      },
+      heard: (from) => this.watchdog.heard(this.peersByHandle[from]),
     });
-    this.listen(EVENTS.epoch, (payload) => this.dispatch(EVENTS.epoch, payload));
-    this.listen(EVENTS.signal, (payload) => this.dispatch(EVENTS.signal, payload));
-    this.listen(EVENTS.error, (e) => options.log?.(`server: ${JSON.stringify(e)}`));
   }
 
-  /** A socket listener that `close` removes: the socket may outlive this peer (a tab that pauses, then rejoins). */
-  private listen(event: string, listener: (payload: unknown) => void): void {
-    this.options.socket.on(event, listener);
-    this.listeners.push([event, listener]);
-  }
-
-  private dispatch(event: string, payload: unknown): void {
-    if (event === EVENTS.epoch) this.onEpoch(EpochSchema.parse(payload));
-    else {
-      const { from, data } = payload as { from: string; data: SimplePeer.SignalData };
-      this.connection(from).signal(data);
-    }
-  }
-
-  /** Trains until the run's last step (or `stop`), reporting progress and metrics to the server. */
-  async train(): Promise<void> {
+  /** Trains until the run's last step, `stop`, or eviction; reports progress and metrics to the server. */
+  async train(): Promise<TrainOutcome> {
     const { engine, backend, data } = this.options;
     const run = this.run;
-    const first = await this.until(() =>
-      this.epochs.find((e) => e.members.length >= (this.options.waitForPeers ?? 1)),
-    );
-    if (!first) return;
+    const need = this.options.waitForPeers ?? 1;
+    this.setPhase('waiting-for-peers', 0);
+    this.setActivity({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
+    const first = await this.until(() => this.timeline.firstWith(need));
+    if (!first) return this.finish();
     const model = gptConfig(run.model.preset, { vocabSize: data.vocabSize });
-    const shard = planShards(data.train, run.data, { nodes: first.members.length, seed: run.seed }).nodes[
-      first.index
-    ];
-    this.shardTokens = shard.documents.reduce((n, d) => n + d.tokens.length, 0);
-    const algorithm: DecentralizedAlgorithm<T> = createAlgorithm(
+    const nodeData = planNodeData(data.train, data.val, {
+      scheme: run.data,
+      nodes: first.members.length,
+      seed: run.seed,
+      batch: run.batch,
+      context: model.context,
+      evalBatches: run.evalBatches,
+    });
+    this.shardTokens = nodeData.shardTokens(first.index);
+    const algorithm = createAlgorithm(backend, engine.params, initGptParams(model, run.seed), run.algorithm);
+    const mixer = new GossipMixer(
       backend,
-      engine.params,
-      initGptParams(model, run.seed),
-      run.algorithm,
+      (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
+      this.link,
     );
-    const mixer = new GossipMixer(backend, (step) => this.neighbourhood(step), this.link);
     const loop = new PeerLoop({
       engine,
       backend,
       algorithm,
       mixer,
-      batches: new BatchSampler(shard.documents, {
-        batchSize: run.batch,
-        context: model.context,
-        seed: run.seed * 1000 + first.index,
-      }),
-      validation: fixedBatches(data.val, {
-        batchSize: run.batch,
-        context: model.context,
-        count: run.evalBatches,
-        seed: run.seed,
-      }),
+      batches: nodeData.batches(first.index),
+      validation: nodeData.validation,
       totalSteps: run.steps,
       evalEvery: run.evalEvery,
       now: this.options.now,
       resident: this.options.resident,
+      onPhase: (phase) => this.setPhase(phase, this.step),
     });
-    // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
-    if (first.bootstrapFrom && first.activationStep > 0) await this.receiveState(first, algorithm);
-    let previous = first;
-    for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
-      const epoch = this.epochAt(step);
-      await this.until(
-        () => this.neighboursOf(epoch).every((p) => this.open.has(p) || this.gone.has(p)) || undefined,
-      );
-      this.currentEpoch = epoch.epoch;
-      if (!sameMembers(previous, epoch)) {
-        this.options.log?.(`step ${step}: epoch ${epoch.epoch} with ${epoch.members.length} peers`);
-        await this.sendState(previous, epoch, step, algorithm);
-        // The graph changed: trackers restart from local state so that their sum invariant holds again.
-        algorithm.resetTracking();
+    this.started = true;
+    this.step = first.activationStep;
+    try {
+      // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
+      if (first.bootstrapFrom && first.activationStep > 0) {
+        const from = first.bootstrapFrom;
+        this.setPhase('bootstrapping', first.activationStep);
+        this.setActivity({ kind: 'bootstrapping', from });
+        await this.linksReady(first, first.activationStep);
+        this.currentEpoch = first.epoch;
+        await receiveState(this.link, backend, algorithm, this.handle(from), first.activationStep);
+        this.options.log?.(
+          `took parameters and optimizer state from ${from} for step ${first.activationStep}`,
+        );
       }
-      previous = epoch;
-      this.closeStaleConnections(step);
-      const report = await loop.step(step);
-      this.report(EVENTS.progress, { step: step + 1 });
-      const now = this.options.now?.() ?? Date.now();
-      if (
-        report.valLoss !== undefined ||
-        step + 1 === run.steps ||
-        now - this.lastMetricsAt >= METRICS_EVERY_MS
-      ) {
-        this.lastMetricsAt = now;
-        this.report(EVENTS.metrics, {
-          step: step + 1,
-          epoch: epoch.epoch,
-          trainLoss: report.trainLoss,
-          ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
-          ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
-          bytesSent: this.total('bytesSent'),
-          bytesReceived: this.total('bytesReceived'),
-          timing: report.timing,
-          links: await this.linkStats(epoch),
-        });
+      let previous = first;
+      for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
+        this.step = step;
+        await this.heldForEpoch(step);
+        const epoch = this.timeline.at(step)!;
+        await this.linksReady(epoch, step);
+        if (this.stopping) break;
+        this.currentEpoch = epoch.epoch;
+        if (epoch !== previous) {
+          this.watchdog.newEpoch();
+          if (!sameMembers(previous, epoch)) {
+            this.options.log?.(`step ${step}: epoch ${epoch.epoch} with ${epoch.members.length} peers`);
+            const newcomers = neighboursOf(epoch).filter(
+              (p) => !previous.members.includes(p) && this.pool.state(p) === 'open',
+            );
+            await sendState(
+              this.link,
+              backend,
+              algorithm,
+              newcomers.map((p) => this.handle(p)),
+              step,
+            );
+            // The graph changed: trackers restart from local state so that their sum invariant holds again.
+            algorithm.resetTracking();
+          }
+        }
+        previous = epoch;
+        this.pool.closeUnneeded(this.timeline.peersNeeded(step), step, (p) =>
+          this.link.detach(this.handle(p)),
+        );
+        if (this.activity.kind !== 'training') this.setActivity({ kind: 'training', step });
+        const started = this.now();
+        const report = await loop.step(step);
+        // Evicted during the step: it was not a member's step, so nothing of it is reported.
+        if (this.evictedFor !== null) break;
+        this.stepTimes.push(this.now() - started);
+        if (this.stepTimes.length > STEP_WINDOW) this.stepTimes.shift();
+        if (this.activity.kind !== 'training') this.setActivity({ kind: 'training', step });
+        await this.reportStep(step, epoch, report);
+        this.options.onStep?.(report, epoch);
       }
-      this.options.onStep?.(report, epoch);
+      if (this.evictedFor === null) this.finalParams = await loop.params();
+    } catch (error) {
+      // A late joiner whose source vanished cannot start from X⁰: it leaves and joins again.
+      if (!(error instanceof NeighbourMissed)) throw error;
+      this.onEvicted(`no state from ${error.peer} (${error.reason})`);
+    } finally {
+      loop.release();
+      algorithm.release();
     }
-    this.finalParams = await loop.params();
-    loop.release();
-    algorithm.release();
+    return this.finish();
   }
-
-  /**
-   * Hands this node's parameters and optimizer state to the neighbours that joined with `epoch`, before
-   * its first step. Every old neighbour sends; the newcomer keeps what its `bootstrapFrom` peer sent.
-   */
-  private async sendState(previous: Epoch, epoch: Epoch, step: number, algorithm: DecentralizedAlgorithm<T>) {
-    const newcomers = this.neighboursOf(epoch).filter(
-      (p) => !previous.members.includes(p) && this.open.has(p),
-    );
-    if (newcomers.length === 0) return;
-    const groups = await this.stateGroups(algorithm);
-    for (const peer of newcomers) {
-      for (const [k, tensors] of groups.entries())
-        this.link.send(this.handle(peer), { step, round: STATE_ROUND + k }, tensors);
-    }
-  }
-
-  /** A late joiner takes parameters and state from its `bootstrapFrom` neighbour, then restarts tracking. */
-  private async receiveState(epoch: Epoch, algorithm: DecentralizedAlgorithm<T>): Promise<void> {
-    const from = epoch.bootstrapFrom!;
-    await this.until(() => this.open.has(from) || undefined);
-    this.currentEpoch = epoch.epoch;
-    for (const [k, tensors] of transferredTensors(algorithm).entries()) {
-      const values = await this.link.receive(this.handle(from), {
-        step: epoch.activationStep,
-        round: STATE_ROUND + k,
-      });
-      for (const [i, t] of tensors.entries()) this.options.backend.write(t, values[i]);
-    }
-    algorithm.resetTracking();
-    this.options.log?.(`took parameters and optimizer state from ${from} for step ${epoch.activationStep}`);
-  }
-
-  private stateGroups(algorithm: DecentralizedAlgorithm<T>): Promise<Float32Array[][]> {
-    return Promise.all(
-      transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => this.options.backend.read(t)))),
-    );
-  }
-
-  /** Tokens in this peer's shard of the training data, once training started. */
-  shardTokens = 0;
 
   /** Passes over this peer's shard after `steps` steps: tokens seen / tokens in the shard. */
   dataEpochs(steps: number): number {
@@ -297,9 +301,6 @@ export class NetworkPeer<T extends Tensor> {
       ? (steps * this.run.batch * this.options.engine.context) / this.shardTokens
       : 0;
   }
-
-  /** The neighbours' links as last reported to the server (every few steps). */
-  lastLinks: Metrics['links'] = [];
 
   /** Bytes this peer has sent and received over all its links. */
   traffic(): { bytesSent: number; bytesReceived: number } {
@@ -316,88 +317,141 @@ export class NetworkPeer<T extends Tensor> {
     return reasons;
   }
 
-  /** This node's parameters after training (for tests and export). */
-  finalParams: Float32Array[] | null = null;
+  /** Rounds given up on a neighbour, by reason. */
+  get misses(): RoundWatchdog['misses'] {
+    return this.watchdog.misses;
+  }
 
   /** Whether `stop` was called: training ended early, not at the run's last step. */
   get stopped(): boolean {
-    return this.stopping;
+    return this.stopping && this.evictedFor === null;
   }
 
+  /** Leaves after the current step. */
   stop(): void {
     this.stopping = true;
-    this.wake?.();
+    this.poke();
   }
 
+  /** Closes the links and ends the membership (leaving the run unless it was evicted). */
   close(): void {
     this.stop();
-    clearInterval(this.heartbeat);
-    for (const [event, listener] of this.listeners.splice(0)) this.options.socket.off(event, listener);
-    for (const c of this.connections.values()) c.destroy();
-    this.connections.clear();
+    this.watchdog.close();
+    this.pool.destroyAll();
+    this.session.close(this.evictedFor === null);
   }
 
-  /** Sends a report now, or holds it while the server does not know this socket. */
-  private report(event: string, payload: unknown): void {
-    if (this.attached) {
-      this.options.socket.emit(event, payload);
-      return;
-    }
-    if (this.held.length >= MAX_HELD_REPORTS) this.held.shift();
-    this.held.push({ event, payload });
+  private finish(): TrainOutcome {
+    this.setPhase('done', this.step);
+    if (this.evictedFor !== null) return { kind: 'evicted', reason: this.evictedFor };
+    if (this.stopping) return { kind: 'stopped' };
+    this.setActivity({ kind: 'done' });
+    return { kind: 'done' };
   }
 
-  /** Back on a new socket connection: ask for the old place in the run, then send what was held. */
-  private async resume(): Promise<void> {
-    if (this.attached || this.stopping) return;
-    const { socket, token, platform, backend, name } = this.options;
-    const ack = await socket
-      .timeout(10_000)
-      .emitWithAck(EVENTS.join, {
-        runId: this.run.id,
-        token,
-        platform,
-        backend: backend.name.startsWith('webgpu') ? 'webgpu' : 'cpu',
-        ...(name ? { name } : {}),
-        resume: { peerId: this.peerId },
-      })
-      .catch((error: Error) => ({ ok: false, error: { message: error.message } }));
-    if (!ack?.ok) {
-      // Gossip may still go on, but without the server this peer can no longer follow the membership.
-      this.options.log?.(`could not take back place ${this.peerId}: ${ack?.error?.message ?? 'no reason'}`);
-      this.stop();
-      return;
+  private onEvicted(reason: string): void {
+    if (this.evictedFor !== null) return;
+    this.evictedFor = reason;
+    this.options.log?.(`evicted: ${reason}`);
+    this.stopping = true;
+    // Rounds in progress end now: a peer that is not a member trains no further.
+    this.link.failAll(new Error(`evicted: ${reason}`));
+    this.watchdog.close();
+    this.poke();
+  }
+
+  private onEpoch(epoch: Epoch): void {
+    if (!this.timeline.commit(epoch)) return;
+    for (const peer of neighboursOf(epoch)) this.pool.ensure(peer);
+    if (this.activity.kind === 'waiting-for-peers')
+      this.setActivity({ ...this.activity, have: epoch.members.length });
+    this.poke();
+  }
+
+  private onProposal(proposal: Parameters<EpochTimeline['propose']>[0]): void {
+    const barrier = this.timeline.propose(proposal, this.started ? this.step + 1 : this.step, this.started);
+    // Links the proposed epoch needs start opening while the server decides.
+    for (const peer of neighboursOf(proposal)) this.pool.ensure(peer);
+    this.session.answerProposal(proposal.epoch, barrier);
+    this.poke();
+  }
+
+  /** Holds before `step` while a proposed epoch is undecided and its barrier is at or before `step`. */
+  private async heldForEpoch(step: number): Promise<void> {
+    if (this.timeline.mayStart(step)) return;
+    const started = this.now();
+    this.setPhase('barrier', step);
+    this.setActivity({ kind: 'changing-epoch', step });
+    await this.until(() => (this.timeline.mayStart(step) ? true : undefined));
+    this.barrierWaits.push(this.now() - started);
+  }
+
+  /**
+   * Waits until every neighbour of `epoch` has an open channel, is gone, or is absent: a channel that does
+   * not open within the connection deadline (the run's gossipTimeoutMs) counts as absent, once.
+   */
+  private async linksReady(epoch: Epoch, step: number): Promise<void> {
+    const peers = neighboursOf(epoch);
+    for (const p of peers) this.pool.ensure(p);
+    const ready = () => {
+      let all = true;
+      for (const p of peers) {
+        if (this.pool.state(p) !== 'connecting' || this.watchdog.isAbsent(p)) continue;
+        if (this.pool.connectingMs(p) > this.run.gossipTimeoutMs)
+          this.watchdog.miss(p, step, 'no-connection');
+        else all = false;
+      }
+      return all ? true : undefined;
+    };
+    if (ready()) return;
+    const timer = setInterval(() => this.poke(), CONNECT_POLL_MS);
+    try {
+      await this.until(ready);
+    } finally {
+      clearInterval(timer);
     }
-    this.attached = true;
-    this.options.log?.(`signaling back: resumed as ${this.peerId}, sending ${this.held.length} held reports`);
-    for (const { event, payload } of this.held.splice(0)) socket.emit(event, payload);
+  }
+
+  private async reportStep(step: number, epoch: Epoch, report: StepReport): Promise<void> {
+    this.session.report(EVENTS.progress, { step: step + 1 });
+    const now = this.now();
+    const last = step + 1 === this.run.steps;
+    if (report.valLoss === undefined && !last && now - this.lastMetricsAt < METRICS_EVERY_MS) return;
+    this.lastMetricsAt = now;
+    this.session.report(EVENTS.metrics, {
+      step: step + 1,
+      epoch: epoch.epoch,
+      trainLoss: report.trainLoss,
+      ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
+      ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
+      bytesSent: this.total('bytesSent'),
+      bytesReceived: this.total('bytesReceived'),
+      timing: report.timing,
+      links: await this.linkStats(epoch),
+    });
   }
 
   /** The links to `epoch`'s neighbours for the dashboards: bytes, frames, drops, throughput since last time. */
-  private async linkStats(epoch: Epoch) {
-    const now = this.options.now?.() ?? Date.now();
+  private async linkStats(epoch: Epoch): Promise<Metrics['links']> {
+    const now = this.now();
     const seconds = (now - this.lastLinkReport.at) / 1000;
     const bytes = new Map<string, number>();
-    const links = [];
-    for (const peer of this.neighboursOf(epoch)) {
+    const links: Metrics['links'] = [];
+    for (const peer of neighboursOf(epoch)) {
       const stats = this.link.stats(this.handle(peer)) ?? NO_TRAFFIC;
       const moved = stats.bytesSent + stats.bytesReceived;
       bytes.set(peer, moved);
       const before = this.lastLinkReport.bytes.get(peer);
-      const rttMs = await roundTripMs(this.connections.get(peer));
+      const rttMs = await roundTripMs(this.pool.instance(peer));
       links.push({
         peer,
-        state: this.open.has(peer)
-          ? ('open' as const)
-          : this.gone.has(peer)
-            ? ('closed' as const)
-            : ('connecting' as const),
+        state: this.pool.state(peer),
         bytesSent: stats.bytesSent,
         bytesReceived: stats.bytesReceived,
         framesSent: stats.framesSent,
         framesReceived: stats.framesReceived,
         drops: stats.drops,
-        ...(before !== undefined && seconds > 0 ? { throughputBps: (moved - before) / seconds } : {}),
+        ...(before !== undefined && seconds > 0 ? { bytesPerSecond: (moved - before) / seconds } : {}),
         ...(rttMs !== undefined ? { rttMs } : {}),
       });
     }
@@ -406,66 +460,33 @@ export class NetworkPeer<T extends Tensor> {
     return links;
   }
 
-  /**
-   * Closes the links to peers that neither this step's epoch nor a later one needs, two steps after they
-   * stopped being needed: by then every frame owed to them for earlier steps has gone out.
-   */
-  private closeStaleConnections(step: number): void {
-    const current = this.epochAt(step);
-    const needed = new Set(
-      this.epochs
-        .filter((e) => e === current || e.activationStep > current.activationStep)
-        .flatMap((e) => this.neighboursOf(e)),
-    );
-    for (const [peer, connection] of this.connections) {
-      if (needed.has(peer)) {
-        this.staleSince.delete(peer);
-        continue;
-      }
-      const since = this.staleSince.get(peer) ?? step;
-      this.staleSince.set(peer, since);
-      if (step - since < 2) continue;
-      this.staleSince.delete(peer);
-      this.link.detach(this.handle(peer));
-      this.connections.delete(peer);
-      connection.destroy();
-    }
+  /** The median of the recent step times, once there is one. */
+  private typicalStepMs(): number | undefined {
+    if (this.stepTimes.length === 0) return undefined;
+    const sorted = [...this.stepTimes].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1];
   }
 
-  private onEpoch(epoch: Epoch): void {
-    // The server sends the current epoch again when this peer resumes after an outage.
-    if (this.epochs.some((e) => e.epoch === epoch.epoch)) return;
-    this.epochs.push(epoch);
-    this.epochs.sort((a, b) => a.activationStep - b.activationStep || a.epoch - b.epoch);
-    for (const peer of this.neighboursOf(epoch)) this.connection(peer);
-    this.wake?.();
-  }
-
-  private epochAt(step: number): Epoch {
-    let current = this.epochs[0];
-    for (const e of this.epochs) if (e.activationStep <= step) current = e;
-    return current;
-  }
-
-  /** The epoch's neighbourhood for a step in stable numeric handles, in the server's (index) order. */
-  private neighbourhood(step: number): Neighbourhood {
-    const epoch = this.epochAt(step);
-    const view = epoch.schedule && epoch.period ? epoch.schedule[step % epoch.period] : epoch;
-    return {
-      selfWeight: view.selfWeight,
-      inNeighbours: view.inNeighbours.map(({ peer, weight }) => ({ from: this.handle(peer), weight })),
-      outNeighbours: view.outNeighbours.map((peer) => this.handle(peer)),
+  private setPhase(phase: PeerPhase, step: number, waitingFor?: string): void {
+    const stepMs = this.typicalStepMs();
+    this.status = {
+      step,
+      phase,
+      since: Date.now(),
+      ...(stepMs !== undefined ? { stepMs } : {}),
+      ...(waitingFor !== undefined ? { waitingFor } : {}),
     };
+    this.session.setStatus(this.status);
   }
 
-  private neighboursOf(epoch: Epoch): string[] {
-    const views = epoch.schedule ?? [epoch];
-    const peers = new Set<string>();
-    for (const v of views) {
-      for (const n of v.inNeighbours) peers.add(n.peer);
-      for (const p of v.outNeighbours) peers.add(p);
-    }
-    return [...peers];
+  private setActivity(activity: PeerActivity): void {
+    this.activity = activity;
+    this.options.onActivity?.(activity);
+  }
+
+  private neighboursOf(step: number): string[] {
+    const epoch = this.timeline.at(step);
+    return epoch ? neighboursOf(epoch) : [];
   }
 
   private handle(peer: string): number {
@@ -473,42 +494,19 @@ export class NetworkPeer<T extends Tensor> {
     if (h === undefined) {
       h = this.handles.size;
       this.handles.set(peer, h);
+      this.peersByHandle[h] = peer;
     }
     return h;
-  }
-
-  /** The data channel to `peer`, created on first need; the smaller id initiates. */
-  private connection(peer: string): SimplePeer.Instance {
-    let c = this.connections.get(peer);
-    if (c) return c;
-    const settings: SimplePeer.Options = {
-      initiator: this.peerId < peer,
-      config: { iceServers: this.run.iceServers },
-    };
-    c = this.options.connect(settings);
-    c.on('signal', (data) => this.options.socket.emit(EVENTS.signal, { to: peer, data }));
-    c.on('connect', () => {
-      this.link.attach(this.handle(peer), c);
-      this.open.add(peer);
-      this.gone.delete(peer);
-      this.wake?.();
-    });
-    c.on('close', () => {
-      this.open.delete(peer);
-      this.gone.add(peer);
-      // Should a later epoch need this peer again, a new connection is made.
-      if (this.connections.get(peer) === c) this.connections.delete(peer);
-      this.wake?.();
-    });
-    c.on('error', (error) => this.options.log?.(`link to ${peer}: ${error.message}`));
-    this.connections.set(peer, c);
-    return c;
   }
 
   private total(field: 'bytesSent' | 'bytesReceived'): number {
     let n = 0;
     for (const h of this.handles.values()) n += this.link.stats(h)?.[field] ?? 0;
     return n;
+  }
+
+  private poke(): void {
+    this.wake?.();
   }
 
   /** Resolves with `check()` once it is defined, re-checking whenever something arrives. */
@@ -523,45 +521,4 @@ export class NetworkPeer<T extends Tensor> {
   }
 }
 
-/** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
-async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
-  // A browser worker's proxy carries the figure its page measured.
-  const measured = (connection as { rttMs?: number } | undefined)?.rttMs;
-  if (typeof measured === 'number') return measured;
-  // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
-  const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
-  if (!pc?.getStats) return undefined;
-  try {
-    const report = await pc.getStats();
-    for (const stat of report.values()) {
-      const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
-      if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')
-        return pair.currentRoundTripTime * 1000;
-    }
-  } catch {
-    // No stats from this implementation: the figure is left out.
-  }
-  return undefined;
-}
-
 const NO_TRAFFIC = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 };
-
-/**
- * What a late joiner receives, one group per state round, in an order both ends agree on: the parameters,
- * then the optimizer state by name.
- */
-function transferredTensors<T extends Tensor>(algorithm: DecentralizedAlgorithm<T>): (readonly T[])[] {
-  return [
-    algorithm.params,
-    ...Object.keys(algorithm.state)
-      .sort()
-      .map((k) => algorithm.state[k]),
-  ];
-}
-
-/** Gossip round numbers from here on carry a late joiner's state, one group of tensors per round. */
-const STATE_ROUND = 1_000_000;
-
-function sameMembers(a: Epoch, b: Epoch): boolean {
-  return a.members.length === b.members.length && a.members.every((m, i) => m === b.members[i]);
-}

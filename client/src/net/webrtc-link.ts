@@ -4,9 +4,15 @@
  * stream so that backpressure (the data channel's buffered amount) paces the sender. Incoming frames are
  * reassembled per neighbour; bad or stale frames are dropped and counted, never applied.
  */
-import { type GossipLink, MessageAssembler, type MessageKey, type MessagePart } from '@demuon/shared/gossip';
+import {
+  type GossipLink,
+  MessageAssembler,
+  type MessageKey,
+  type MessagePart,
+  messageId,
+} from '@demuon/shared/gossip';
 import type { RoundKey } from '@demuon/shared/optim';
-import { encodeTensorFrames } from '@demuon/shared/protocol';
+import { type Exchange, encodeTensorFrames } from '@demuon/shared/protocol';
 import type { WireEncoding } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 
@@ -18,9 +24,17 @@ export interface WebRtcLinkOptions {
   readonly tensorSizes: readonly number[];
   /** The topology epoch frames are stamped with and accepted for. */
   epoch(): number;
-  /** How long `receive` waits before failing with a GossipTimeout. */
-  readonly timeoutMs: number;
+  /**
+   * Watches a receive that has to wait: calls `giveUp` should the wait be hopeless (the peer's round
+   * deadlines), and returns what to call once the message arrived. Without it, a receive waits for good.
+   */
+  watch?(from: number, key: LinkKey, giveUp: (reason: Error) => void): () => void;
+  /** Something arrived from neighbour `from`. */
+  heard?(from: number): void;
 }
+
+/** A message's key on a link: a gossip round, or with `exchange: 'state'` a late joiner's state. */
+export type LinkKey = RoundKey & { readonly exchange?: Exchange };
 
 /**
  * Messages for steps further ahead than this are dropped: an honest neighbour is a step or two ahead at
@@ -29,15 +43,6 @@ export interface WebRtcLinkOptions {
 const MAX_STEPS_AHEAD = 8;
 /** Complete messages kept for rounds not asked for yet; the oldest goes beyond this. */
 const MAX_ARRIVED = 16;
-
-export class GossipTimeout extends Error {
-  constructor(
-    readonly from: number,
-    readonly key: RoundKey,
-  ) {
-    super(`no gossip from neighbour ${from} for step ${key.step} round ${key.round}`);
-  }
-}
 
 export interface LinkStats {
   bytesSent: number;
@@ -50,6 +55,7 @@ export interface LinkStats {
 }
 
 interface Neighbour {
+  readonly index: number;
   readonly peer: SimplePeer.Instance;
   readonly onData: (data: Uint8Array) => void;
   readonly assembler: MessageAssembler;
@@ -65,7 +71,8 @@ interface Neighbour {
 }
 
 /** Marks `key` as taken or given up: later frames for it, or for older steps, are dropped as stale. */
-function consume(neighbour: Neighbour, key: RoundKey): void {
+function consume(neighbour: Neighbour, key: LinkKey): void {
+  if ((key.exchange ?? 'gossip') !== 'gossip') return;
   const { consumed } = neighbour;
   if (key.step > consumed.step) {
     consumed.step = key.step;
@@ -74,16 +81,16 @@ function consume(neighbour: Neighbour, key: RoundKey): void {
   if (key.step === consumed.step) consumed.rounds.add(key.round);
 }
 
-const keyId = (epoch: number, step: number, round: number) => `${epoch}.${step}.${round}`;
-
 export class WebRtcGossipLink implements GossipLink {
   private readonly neighbours = new Map<number, Neighbour>();
+  private failed: Error | null = null;
 
   constructor(private readonly options: WebRtcLinkOptions) {}
 
   /** Attaches a connected simple-peer instance as neighbour `index`. */
   attach(index: number, peer: SimplePeer.Instance): void {
     const neighbour: Neighbour = {
+      index,
       peer,
       onData: (data) => this.onFrame(neighbour, data),
       assembler: new MessageAssembler({ run: this.options.run, tensorSizes: this.options.tensorSizes }),
@@ -120,6 +127,17 @@ export class WebRtcGossipLink implements GossipLink {
     this.neighbours.delete(index);
   }
 
+  /** Fails every waiting receive now, and every later one at once (the peer stopped being a member). */
+  failAll(reason: Error): void {
+    this.failed = reason;
+    for (const neighbour of this.neighbours.values()) {
+      for (const [id, w] of neighbour.waiting) {
+        neighbour.waiting.delete(id);
+        w.reject(reason);
+      }
+    }
+  }
+
   stats(index: number): LinkStats | undefined {
     const n = this.neighbours.get(index);
     return (
@@ -127,10 +145,15 @@ export class WebRtcGossipLink implements GossipLink {
     );
   }
 
-  send(to: number, key: RoundKey, tensors: readonly Float32Array[], part?: MessagePart): void {
+  send(to: number, key: LinkKey, tensors: readonly Float32Array[], part?: MessagePart): void {
     const neighbour = this.neighbour(to);
     if (neighbour.closed) return; // gone: the next epoch drops it, and nobody waits for these frames
-    const header = { encoding: this.options.encoding, run: this.options.run, epoch: this.options.epoch() };
+    const header = {
+      encoding: this.options.encoding,
+      exchange: key.exchange ?? 'gossip',
+      run: this.options.run,
+      epoch: this.options.epoch(),
+    };
     const first = part?.first ?? 0;
     const frames = tensors.flatMap((values, j) =>
       encodeTensorFrames({ ...header, step: key.step, round: key.round, tensor: first + j }, values),
@@ -145,10 +168,11 @@ export class WebRtcGossipLink implements GossipLink {
     });
   }
 
-  receive(from: number, key: RoundKey): Promise<Float32Array[]> {
+  receive(from: number, key: LinkKey): Promise<Float32Array[]> {
+    if (this.failed) return Promise.reject(this.failed);
     const neighbour = this.neighbours.get(from);
     if (!neighbour) return Promise.reject(new Error(`no data channel to neighbour ${from}`));
-    const id = keyId(this.options.epoch(), key.step, key.round);
+    const id = this.idOf(key);
     const ready = neighbour.arrived.get(id);
     if (ready) {
       neighbour.arrived.delete(id);
@@ -157,23 +181,30 @@ export class WebRtcGossipLink implements GossipLink {
     }
     if (neighbour.closed) return Promise.reject(new Error(`the data channel to neighbour ${from} is closed`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        neighbour.waiting.delete(id);
-        // Given up: its frames, should they still come, are stale.
-        consume(neighbour, key);
-        reject(new GossipTimeout(from, key));
-      }, this.options.timeoutMs);
+      let stopWatching = () => {};
       neighbour.waiting.set(id, {
         resolve: (tensors) => {
-          clearTimeout(timer);
+          stopWatching();
           resolve(tensors);
         },
         reject: (error) => {
-          clearTimeout(timer);
+          stopWatching();
           reject(error);
         },
       });
+      stopWatching =
+        this.options.watch?.(from, key, (reason) => {
+          if (!neighbour.waiting.delete(id)) return;
+          // Given up: its frames, should they still come, are stale.
+          consume(neighbour, key);
+          reject(reason);
+        }) ?? stopWatching;
     });
+  }
+
+  private idOf(key: LinkKey): string {
+    const { step, round } = key;
+    return messageId({ exchange: key.exchange ?? 'gossip', epoch: this.options.epoch(), step, round });
   }
 
   private onFrame(neighbour: Neighbour, data: Uint8Array): void {
@@ -183,13 +214,15 @@ export class WebRtcGossipLink implements GossipLink {
     const epoch = this.options.epoch();
     const { consumed } = neighbour;
     const wanted = (k: MessageKey) =>
-      k.epoch >= epoch &&
-      // Before its first round a link has no bearing yet (a late joiner starts at any step).
-      (consumed.step < 0 || k.step <= consumed.step + MAX_STEPS_AHEAD) &&
-      (k.step > consumed.step || (k.step === consumed.step && !consumed.rounds.has(k.round)));
+      k.exchange === 'state' ||
+      (k.epoch >= epoch &&
+        // Before its first round a link has no bearing yet (a late joiner starts at any step).
+        (consumed.step < 0 || k.step <= consumed.step + MAX_STEPS_AHEAD) &&
+        (k.step > consumed.step || (k.step === consumed.step && !consumed.rounds.has(k.round))));
     const message = neighbour.assembler.receive(data, wanted);
     if (!message) return;
-    const id = keyId(message.key.epoch, message.key.step, message.key.round);
+    this.options.heard?.(neighbour.index);
+    const id = messageId(message.key);
     const waiter = neighbour.waiting.get(id);
     if (waiter) {
       neighbour.waiting.delete(id);

@@ -7,13 +7,15 @@
  */
 import { parseArgs } from 'node:util';
 import { gptConfig } from '@demuon/shared/model';
-import { EVENTS, RunConfigSchema } from '@demuon/shared/protocol';
+import { describeActivity } from '@demuon/shared/peer';
+import { RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
-import { NetworkPeer } from '../net/network-peer';
+import { PeerRunner } from '../net/peer-runner';
+import { SocketIoSignaling } from '../net/signaling-socket';
 import { oneOf, positiveInt } from './cli-args';
 import { prepareBrownData } from './corpus';
 import { createNodeBackend, NODE_BACKENDS } from './node-backend';
@@ -70,8 +72,8 @@ async function main(argv: string[]): Promise<void> {
   const { backend, description } = await createNodeBackend(backendChoice, sessionOptions);
   console.log(`optimizer backend: ${description}`);
 
-  const socket = io(server, { transports: ['websocket'] });
-  const peer = await NetworkPeer.join({
+  const socket = new SocketIoSignaling(io(server, { transports: ['websocket'] }));
+  const runner = new PeerRunner({
     socket,
     runId: run.id,
     token: values.token!,
@@ -82,7 +84,13 @@ async function main(argv: string[]): Promise<void> {
     data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
     connect: (options) => new SimplePeer({ ...options, wrtc }),
     waitForPeers,
+    now: () => performance.now(),
     log: (line) => console.log(line),
+    onJoined: (peer) => console.log(`joined run '${run.id}' as ${peer.peerId}`),
+    onActivity: (activity) => {
+      // Training and waits shorter than the step log are said by the step lines themselves.
+      if (activity.kind !== 'training') console.log(describeActivity(activity));
+    },
     onStep: (report, epoch) => {
       const val = report.valLoss === undefined ? '' : ` val ${report.valLoss.toFixed(4)}`;
       const t = report.timing;
@@ -91,15 +99,12 @@ async function main(argv: string[]): Promise<void> {
       );
     },
   });
-  console.log(`joined run '${run.id}' as ${peer.peerId}; waiting for ${waitForPeers} peer(s)`);
   process.once('SIGINT', () => {
     console.log('leaving after this step…');
-    peer.stop();
+    runner.stop();
   });
-  await peer.train();
-  socket.emit(EVENTS.leave, {});
-  peer.close();
-  socket.disconnect();
+  await runner.run();
+  socket.close();
   await engine.dispose();
   await backend.dispose();
   process.exit(0);

@@ -1,0 +1,129 @@
+/**
+ * The WebRTC connections of one peer, one per neighbour, made on first need (the smaller id initiates)
+ * and closed once no epoch needs them. Each knows when it was started, so that one that does not open
+ * within the connection deadline can be counted absent.
+ */
+import type SimplePeer from 'simple-peer';
+
+export type LinkState = 'connecting' | 'open' | 'closed';
+
+export interface ConnectionPoolOptions {
+  readonly self: string;
+  readonly iceServers: RTCIceServer[];
+  /** Makes a connection: simple-peer with @roamhq/wrtc in Node, a proxy to the page's in a tab worker. */
+  readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
+  /** Sends a WebRTC signal to `peer` through the signaling server. */
+  readonly signal: (peer: string, data: SimplePeer.SignalData) => void;
+  readonly opened: (peer: string, connection: SimplePeer.Instance) => void;
+  readonly closed: (peer: string) => void;
+  readonly log: (line: string) => void;
+  readonly now: () => number;
+}
+
+interface Connection {
+  readonly instance: SimplePeer.Instance;
+  readonly startedAt: number;
+  state: LinkState;
+}
+
+export class ConnectionPool {
+  private readonly connections = new Map<string, Connection>();
+  /** Peers whose last connection closed: rounds go on without them until an epoch removes them. */
+  private readonly gone = new Set<string>();
+  /** Connected peers no epoch needs any more, and the step since when. */
+  private readonly staleSince = new Map<string, number>();
+
+  constructor(private readonly options: ConnectionPoolOptions) {}
+
+  /** The connection to `peer`, started now if there is none. */
+  ensure(peer: string): SimplePeer.Instance {
+    const existing = this.connections.get(peer);
+    if (existing) return existing.instance;
+    const { self, iceServers, connect, signal, opened, closed, log, now } = this.options;
+    const instance = connect({ initiator: self < peer, config: { iceServers } });
+    const connection: Connection = { instance, startedAt: now(), state: 'connecting' };
+    instance.on('signal', (data) => signal(peer, data));
+    instance.on('connect', () => {
+      connection.state = 'open';
+      this.gone.delete(peer);
+      opened(peer, instance);
+    });
+    instance.on('close', () => {
+      connection.state = 'closed';
+      // Should a later epoch need this peer again, a new connection is made.
+      if (this.connections.get(peer) === connection) {
+        this.connections.delete(peer);
+        this.gone.add(peer);
+      }
+      closed(peer);
+    });
+    instance.on('error', (error) => log(`link to ${peer}: ${error.message}`));
+    this.connections.set(peer, connection);
+    return instance;
+  }
+
+  /** Passes a relayed WebRTC signal to the connection with `from` (made now if it is the answering side). */
+  signal(from: string, data: SimplePeer.SignalData): void {
+    this.ensure(from).signal(data);
+  }
+
+  state(peer: string): LinkState {
+    return this.connections.get(peer)?.state ?? (this.gone.has(peer) ? 'closed' : 'connecting');
+  }
+
+  /** How long the connection to `peer` has been trying to open; 0 once open or closed. */
+  connectingMs(peer: string): number {
+    const c = this.connections.get(peer);
+    return c && c.state === 'connecting' ? this.options.now() - c.startedAt : 0;
+  }
+
+  instance(peer: string): SimplePeer.Instance | undefined {
+    return this.connections.get(peer)?.instance;
+  }
+
+  /**
+   * Closes the links to peers `needed` no longer contains, two steps after they stopped being needed: by
+   * then every frame owed to them for earlier steps has gone out. `detach` runs before each close.
+   */
+  closeUnneeded(needed: ReadonlySet<string>, step: number, detach: (peer: string) => void): void {
+    for (const [peer, connection] of this.connections) {
+      if (needed.has(peer)) {
+        this.staleSince.delete(peer);
+        continue;
+      }
+      const since = this.staleSince.get(peer) ?? step;
+      this.staleSince.set(peer, since);
+      if (step - since < 2) continue;
+      this.staleSince.delete(peer);
+      detach(peer);
+      this.connections.delete(peer);
+      connection.instance.destroy();
+    }
+  }
+
+  destroyAll(): void {
+    for (const c of this.connections.values()) c.instance.destroy();
+    this.connections.clear();
+  }
+}
+
+/** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
+export async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
+  // A browser worker's proxy carries the figure its page measured.
+  const measured = (connection as { rttMs?: number } | undefined)?.rttMs;
+  if (typeof measured === 'number') return measured;
+  // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
+  const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
+  if (!pc?.getStats) return undefined;
+  try {
+    const report = await pc.getStats();
+    for (const stat of report.values()) {
+      const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
+      if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')
+        return pair.currentRoundTripTime * 1000;
+    }
+  } catch {
+    // No stats from this implementation: the figure is left out.
+  }
+  return undefined;
+}

@@ -1,0 +1,177 @@
+/**
+ * Deadlines for gossip rounds that adapt to the peers: a round waits for a neighbour as long as the server
+ * says that neighbour is alive and moving (its step or phase changes, or it has been in its phase for
+ * less than a few of its own step times), and gives up on one that is silent or stuck. A neighbour given
+ * up on is reported once and is not waited for again in this epoch until something arrives from it: the
+ * server's next epoch routes around it, so the run never pays twice for the same absent peer.
+ */
+import type { MissReason, NeighbourStatusReply, PeerStatus } from '../protocol';
+
+export interface RoundWatchdogOptions {
+  /** This peer's id. */
+  readonly self: string;
+  /** What the server knows of `peer`; undefined when the server cannot be asked (signaling outage). */
+  status(peer: string): Promise<NeighbourStatusReply | undefined>;
+  /** Tells the server that a round gave up on `peer`. */
+  report(peer: string, step: number, reason: MissReason): void;
+  /** This peer's typical step time in ms, once it has one. */
+  ownStepMs(): number | undefined;
+  now(): number;
+  /** Runs `fn` after `ms` (the platform's setTimeout); returns what cancels it. */
+  after(ms: number, fn: () => void): () => void;
+  /** Called at each look that decides to keep waiting: the wait is long enough to tell the user. */
+  waiting?(peer: string, step: number, sinceMs: number): void;
+  /** Shortest time between two looks at a waited-for neighbour (default 1000 ms). */
+  minCheckMs?: number;
+  /** A neighbour is stuck after this many of its step times in one phase (default 4). */
+  stuckFactor?: number;
+  /** Before anyone's step time is known, how long one phase may last (the run's gossipTimeoutMs). */
+  startupMs: number;
+}
+
+/** How a round ended on a neighbour it gave up on. */
+export class NeighbourMissed extends Error {
+  constructor(
+    readonly peer: string,
+    readonly step: number,
+    readonly reason: MissReason,
+  ) {
+    super(`gave up on neighbour ${peer} at step ${step}: ${reason}`);
+  }
+}
+
+/**
+ * What to do about a neighbour after a look at its status: keep waiting, or the reason to give up.
+ * `self` is the waiting peer: a neighbour that itself waits in a round for someone else is not stuck (its
+ * own deadline deals with that someone), nor is one held for an epoch commit (the server's deadline).
+ */
+export function judge(
+  reply: NeighbourStatusReply | undefined,
+  previous: PeerStatus | undefined,
+  stuckAfterMs: number,
+  self: string,
+): 'wait' | MissReason {
+  // No answer from the server: nothing says the neighbour is gone, and gossip does not need the server.
+  if (!reply) return 'wait';
+  if (!reply.alive) return 'silent';
+  const status = reply.status;
+  if (!status) return 'wait';
+  if (status.phase === 'barrier') return 'wait';
+  if (status.phase === 'gossip' && status.waitingFor !== undefined && status.waitingFor !== self)
+    return 'wait';
+  const moved = !previous || previous.step !== status.step || previous.phase !== status.phase;
+  if (moved) return 'wait';
+  return status.phaseMs > stuckAfterMs ? 'stuck' : 'wait';
+}
+
+interface Watch {
+  readonly peer: string;
+  readonly step: number;
+  readonly since: number;
+  readonly giveUp: (missed: NeighbourMissed) => void;
+  cancel: () => void;
+  previous: PeerStatus | undefined;
+  done: boolean;
+}
+
+export class RoundWatchdog {
+  private readonly absent = new Map<string, MissReason>();
+  private readonly watches = new Set<Watch>();
+  /** Rounds given up, by reason. */
+  readonly misses: Partial<Record<MissReason, number>> = {};
+
+  constructor(private readonly options: RoundWatchdogOptions) {}
+
+  /**
+   * Starts watching a round's wait for `peer` at `step`; `giveUp` is called at most once. Returns the
+   * function to call when the message arrived (or the wait ended otherwise).
+   */
+  watch(peer: string, step: number, giveUp: (missed: NeighbourMissed) => void): () => void {
+    const known = this.absent.get(peer);
+    if (known) {
+      void Promise.resolve().then(() => giveUp(new NeighbourMissed(peer, step, known)));
+      return () => {};
+    }
+    const watch: Watch = {
+      peer,
+      step,
+      since: this.options.now(),
+      giveUp,
+      cancel: () => {},
+      previous: undefined,
+      done: false,
+    };
+    this.watches.add(watch);
+    this.schedule(watch);
+    return () => this.end(watch);
+  }
+
+  /** Something arrived from `peer`: it is waited for again. */
+  heard(peer: string): void {
+    this.absent.delete(peer);
+  }
+
+  /** Gives up on `peer` now (its link closed, or never opened): reported once, not waited for again. */
+  miss(peer: string, step: number, reason: MissReason): void {
+    if (this.absent.has(peer)) return;
+    this.absent.set(peer, reason);
+    this.misses[reason] = (this.misses[reason] ?? 0) + 1;
+    this.options.report(peer, step, reason);
+    for (const w of [...this.watches]) {
+      if (w.peer !== peer) continue;
+      this.end(w);
+      w.giveUp(new NeighbourMissed(peer, w.step, reason));
+    }
+  }
+
+  /** A new epoch: who is absent is the server's business now. */
+  newEpoch(): void {
+    this.absent.clear();
+  }
+
+  isAbsent(peer: string): boolean {
+    return this.absent.has(peer);
+  }
+
+  /** The longest-waiting open watch, for the peer's activity. */
+  longestWait(): { peer: string; step: number; sinceMs: number } | undefined {
+    let oldest: Watch | undefined;
+    for (const w of this.watches) if (!oldest || w.since < oldest.since) oldest = w;
+    return oldest && { peer: oldest.peer, step: oldest.step, sinceMs: this.options.now() - oldest.since };
+  }
+
+  /** Stops every watch without giving up (the peer stops). */
+  close(): void {
+    for (const w of [...this.watches]) this.end(w);
+  }
+
+  private checkMs(): number {
+    const own = this.options.ownStepMs() ?? 0;
+    return Math.max(this.options.minCheckMs ?? 1000, 2 * own);
+  }
+
+  private schedule(watch: Watch): void {
+    watch.cancel = this.options.after(this.checkMs(), () => void this.look(watch));
+  }
+
+  private async look(watch: Watch): Promise<void> {
+    if (watch.done) return;
+    const reply = await this.options.status(watch.peer).catch(() => undefined);
+    if (watch.done) return;
+    const factor = this.options.stuckFactor ?? 4;
+    const stepMs = reply?.status?.stepMs ?? this.options.ownStepMs();
+    const stuckAfterMs = stepMs ? Math.max(factor * stepMs, this.checkMs()) : this.options.startupMs;
+    const verdict = judge(reply, watch.previous, stuckAfterMs, this.options.self);
+    watch.previous = reply?.status ?? watch.previous;
+    if (verdict === 'wait') {
+      this.options.waiting?.(watch.peer, watch.step, this.options.now() - watch.since);
+      this.schedule(watch);
+    } else this.miss(watch.peer, watch.step, verdict);
+  }
+
+  private end(watch: Watch): void {
+    watch.done = true;
+    watch.cancel();
+    this.watches.delete(watch);
+  }
+}

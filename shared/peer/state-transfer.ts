@@ -1,0 +1,62 @@
+/**
+ * The state a late joiner takes from a neighbour before its first step: the parameters, then the
+ * optimizer state by name, one message of the link's 'state' exchange per group, keyed by the step the
+ * joiner starts at. Both ends list the groups with `transferredTensors`, so they agree on the order.
+ */
+import type { DecentralizedAlgorithm } from '../optim';
+import type { Tensor, TensorBackend } from '../tensor';
+
+/** The link calls a state exchange needs (WebRtcGossipLink's, with `exchange: 'state'`). */
+export interface StateLink {
+  send(to: number, key: StateKey, tensors: readonly Float32Array[]): void;
+  receive(from: number, key: StateKey): Promise<Float32Array[]>;
+}
+
+export interface StateKey {
+  readonly exchange: 'state';
+  readonly step: number;
+  /** The group: 0 the parameters, then each optimizer state entry in name order. */
+  readonly round: number;
+}
+
+/** What a late joiner receives, one group per message: the parameters, then the optimizer state by name. */
+export function transferredTensors<T extends Tensor>(algorithm: DecentralizedAlgorithm<T>): (readonly T[])[] {
+  return [
+    algorithm.params,
+    ...Object.keys(algorithm.state)
+      .sort()
+      .map((k) => algorithm.state[k]),
+  ];
+}
+
+/** Sends this node's state to each of `to` for their first step `step`. */
+export async function sendState<T extends Tensor>(
+  link: StateLink,
+  backend: TensorBackend<T>,
+  algorithm: DecentralizedAlgorithm<T>,
+  to: readonly number[],
+  step: number,
+): Promise<void> {
+  if (to.length === 0) return;
+  const groups = await Promise.all(
+    transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => backend.read(t)))),
+  );
+  for (const peer of to)
+    for (const [round, tensors] of groups.entries())
+      link.send(peer, { exchange: 'state', step, round }, tensors);
+}
+
+/** Takes a neighbour's state for the first step `step`, then restarts gradient tracking from it. */
+export async function receiveState<T extends Tensor>(
+  link: StateLink,
+  backend: TensorBackend<T>,
+  algorithm: DecentralizedAlgorithm<T>,
+  from: number,
+  step: number,
+): Promise<void> {
+  for (const [round, tensors] of transferredTensors(algorithm).entries()) {
+    const values = await link.receive(from, { exchange: 'state', step, round });
+    for (const [i, t] of tensors.entries()) backend.write(t, values[i]);
+  }
+  algorithm.resetTracking();
+}
