@@ -6,7 +6,7 @@ import { BatchSampler, fixedBatches, parseShardScheme, planShards } from '@demuo
 import { makeTopology } from '@demuon/shared/graph';
 import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
-import { Lockstep } from '@demuon/shared/peer';
+import { Lockstep, planNodeData } from '@demuon/shared/peer';
 import { type Tensor, type TensorBackend, WIRE_ENCODINGS, type WireEncoding } from '@demuon/shared/tensor';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
@@ -117,21 +117,16 @@ export async function runSimulation(
   const data = await prepareBrownData({ vocabSize, log: hooks.log });
   const model = gptConfig(config.preset, { vocabSize: data.tokenizer.vocabSize });
   const topology = makeTopology(config.topology, nodes, { seed });
-  const plan = planShards(data.train, config.data, { nodes, seed });
-  const samplers = plan.nodes.map(
-    (shard) =>
-      new BatchSampler(shard.documents, {
-        batchSize: batch,
-        context: model.context,
-        seed: seed * 1000 + shard.node,
-      }),
-  );
-  const validation = fixedBatches(data.val, {
-    batchSize: batch,
-    context: model.context,
-    count: config.evalBatches,
+  const nodeData = planNodeData(data.train, data.val, {
+    scheme: config.data,
+    nodes,
     seed,
+    batch,
+    context: model.context,
+    evalBatches: config.evalBatches,
   });
+  const { plan, validation } = nodeData;
+  const samplers = plan.nodes.map((_, i) => nodeData.batches(i));
   const engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: batch });
   const backend = hooks.backend ?? (await fastCpuBackend());
   const lock = new Lockstep({
