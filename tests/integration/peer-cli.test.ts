@@ -3,16 +3,15 @@
  * Two peers train together; Ctrl-C makes one leave cleanly and the other goes on alone; bad flags and a
  * wrong token end with an error that names them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { startPeer as startPeerProcess, until } from '../helpers/peer-process';
 
-const PEER = fileURLToPath(new URL('../../client/src/node/peer.ts', import.meta.url));
 const RUN = RunConfigSchema.parse({
   id: 'cli',
   model: { preset: 'tiny', vocab: 512 },
@@ -39,19 +38,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A peer process; `output` collects its stdout and stderr, `exited` resolves with its exit code. */
-function startPeer(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args], { stdio: 'pipe' });
-  children.push(child);
-  const peer = { child, output: '', exited: new Promise<number | null>((r) => child.once('exit', r)) };
-  child.stdout.on('data', (d) => {
-    peer.output += d;
-  });
-  child.stderr.on('data', (d) => {
-    peer.output += d;
-  });
-  return peer;
-}
+const startPeer = (args: string[]) => startPeerProcess(args, children);
 
 const token = () => server.runs.get(RUN.id)!.secretToken();
 const peerArgs = (name: string) => [
@@ -62,22 +49,12 @@ const peerArgs = (name: string) => [
 
 async function runState() {
   const response = await fetch(`${server.url}/api/runs/${RUN.id}`);
-  return (await response.json()) as { state: { members: { id: string; name?: string; step?: number }[] } };
+  return (await response.json()) as { state: { members: { peer: string; name?: string; step?: number }[] } };
 }
 
 async function metricsOf(): Promise<{ peer: string; step: number; epoch: number }[]> {
   const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
   return ((await response.json()) as { points: { peer: string; step: number; epoch: number }[] }).points;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 it('two peer processes train together; Ctrl-C leaves cleanly and the other goes on', async () => {
@@ -101,9 +78,9 @@ it('two peer processes train together; Ctrl-C leaves cleanly and the other goes 
   expect(alone.name).toBe('a');
 
   // Peer a goes on in an epoch of its own and keeps reporting.
-  const before = Math.max(...(await metricsOf()).filter((p) => p.peer === alone.id).map((p) => p.step));
+  const before = Math.max(...(await metricsOf()).filter((p) => p.peer === alone.peer).map((p) => p.step));
   await until('peer a to report 10 more steps', async () => {
-    const steps = (await metricsOf()).filter((p) => p.peer === alone.id).map((p) => p.step);
+    const steps = (await metricsOf()).filter((p) => p.peer === alone.peer).map((p) => p.step);
     return Math.max(...steps) >= before + 10 ? true : undefined;
   });
   a.child.kill('SIGINT');

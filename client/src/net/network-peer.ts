@@ -237,6 +237,7 @@ export class NetworkPeer<T extends Tensor> {
         this.setActivity({ kind: 'bootstrapping', from });
         await this.linksReady(first, first.activationStep);
         this.currentEpoch = first.epoch;
+        if (this.pool.state(from) !== 'open') throw new NeighbourMissed(from, first.activationStep, 'closed');
         await receiveState(this.link, backend, algorithm, this.handle(from), first.activationStep);
         this.options.log?.(
           `took parameters and optimizer state from ${from} for step ${first.activationStep}`,
@@ -285,9 +286,12 @@ export class NetworkPeer<T extends Tensor> {
       }
       if (this.evictedFor === null) this.finalParams = await loop.params();
     } catch (error) {
-      // A late joiner whose source vanished cannot start from X⁰: it leaves and joins again.
-      if (!(error instanceof NeighbourMissed)) throw error;
-      this.onEvicted(`no state from ${error.peer} (${error.reason})`);
+      // Evicted while waiting for its state, or a late joiner whose source vanished: it cannot start from
+      // X⁰, so it leaves and joins again.
+      if (this.evictedFor === null) {
+        if (!(error instanceof NeighbourMissed)) throw error;
+        this.onEvicted(`no state from ${error.peer} (${error.reason})`);
+      }
     } finally {
       loop.release();
       algorithm.release();
@@ -333,12 +337,12 @@ export class NetworkPeer<T extends Tensor> {
     this.poke();
   }
 
-  /** Closes the links and ends the membership (leaving the run unless it was evicted). */
+  /** Closes the links and ends the membership (leaving the run, unless the server already removed it). */
   close(): void {
     this.stop();
     this.watchdog.close();
     this.pool.destroyAll();
-    this.session.close(this.evictedFor === null);
+    this.session.close(true);
   }
 
   private finish(): TrainOutcome {

@@ -4,13 +4,23 @@
  * `?wait=N` starts training once the run has N peers (default 2: alone, a peer has no one to gossip with);
  * `?resident=0` copies parameters through the CPU each step even on WebGPU (for comparison).
  *
- * Stable hooks for tests: #state, #step ("k / K"), #epoch, #members, #train-loss, #val-loss, #provider,
- * #peer-id, #disagreement, #neighbours tbody tr[data-peer], #loss-chart, #disagreement-chart, #time-chart,
- * #bytes-chart, #pause, #leave, #error.
+ * Stable hooks for tests:
+ *   #state[data-kind]      what the peer is doing, in words (describeActivity); data-kind is the activity's
+ *                          kind: starting | waiting-for-peers | bootstrapping | training |
+ *                          waiting-for-neighbour | changing-epoch | rejoining | paused | done | left
+ *   #step ("k / K"), #epoch, #members, #train-loss, #val-loss, #provider, #peer-id, #disagreement
+ *   #neighbours tbody tr[data-peer] (throughput in bytes per second, "456 kB/s")
+ *   #loss-chart, #disagreement-chart, #time-chart, #bytes-chart (each shows .chart-empty until it has data)
+ *   #log li > time, .log-text, .log-count ("×12" for a line repeated 12 times, else empty)
+ *   #pause (its text is Resume while paused), #leave, #error
  */
 import { LineChart } from '../charts';
 import type { Capabilities, PageToWorker, StepEvent, WorkerToPage } from '../messages';
+import { formatBytes, formatBytesPerSecond } from '../overview/format';
 import { RtcHost } from '../rtc-host';
+import { SignalingHost } from '../socket-host';
+import { ActivityView, controlsFor } from './activity-view';
+import { LogView } from './log-view';
 
 const $ = (id: string) => document.getElementById(id)!;
 const text = (id: string, value: string) => {
@@ -31,10 +41,12 @@ const charts = {
       { label: 'training', color: '#3b6fd4' },
       { label: 'validation', color: '#d4573b' },
     ],
+    emptyText: 'no loss yet: the curve starts with the first step',
   }),
   disagreement: new LineChart($('disagreement-chart'), {
     title: 'Disagreement with neighbours ‖x_i − Σ_j w_ij·x_j‖',
     series: [{ label: 'disagreement', color: '#7a4fd4' }],
+    emptyText: 'no gossip of parameters yet',
   }),
   time: new LineChart($('time-chart'), {
     title: 'Step time (ms)',
@@ -44,6 +56,7 @@ const charts = {
       { label: 'Newton–Schulz and optimizer', color: '#2f9e6e' },
       { label: 'waiting on neighbours', color: '#c48a1a' },
     ],
+    emptyText: 'no steps yet',
   }),
   bytes: new LineChart($('bytes-chart'), {
     title: 'Gossip traffic (MB)',
@@ -52,6 +65,7 @@ const charts = {
       { label: 'sent', color: '#7a4fd4' },
       { label: 'received', color: '#2a8fb0' },
     ],
+    emptyText: 'no gossip traffic yet',
   }),
 };
 
@@ -61,16 +75,8 @@ function showError(message: string): void {
   box.textContent = message;
 }
 
-function log(line: string): void {
-  const item = document.createElement('li');
-  item.textContent = `${new Date().toLocaleTimeString()} ${line}`;
-  const list = $('log');
-  list.append(item);
-  while (list.children.length > 200) list.firstElementChild!.remove();
-  list.scrollTop = list.scrollHeight;
-}
-
-const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+const logView = new LogView($('log'));
+const log = (line: string) => logView.add(line);
 
 function showCapabilities(c: Capabilities): void {
   text(
@@ -97,8 +103,8 @@ function showStep(s: StepEvent): void {
   text('members', String(s.members));
   text('train-loss', s.trainLoss.toFixed(4));
   if (s.valLoss !== undefined) text('val-loss', s.valLoss.toFixed(4));
-  text('bytes-sent', megabytes(s.bytesSent));
-  text('bytes-received', megabytes(s.bytesReceived));
+  text('bytes-sent', formatBytes(s.bytesSent));
+  text('bytes-received', formatBytes(s.bytesReceived));
   charts.loss.push(s.step, [s.trainLoss, s.valLoss ?? null]);
   charts.time.push(s.step, [s.timing.gradientMs, s.timing.optimizerMs, s.timing.waitingMs]);
   if (s.disagreement !== undefined) {
@@ -120,7 +126,7 @@ function showNeighbours(links: StepEvent['links']): void {
         link.peer,
         link.state,
         link.rttMs === undefined ? '–' : `${link.rttMs.toFixed(0)} ms`,
-        link.throughputBps === undefined ? '–' : `${(link.throughputBps / 1e6).toFixed(2)} MB/s`,
+        link.bytesPerSecond === undefined ? '–' : formatBytesPerSecond(link.bytesPerSecond),
         String(link.drops),
       ];
       for (const [i, value] of cells.entries()) {
@@ -143,10 +149,20 @@ if (!runId || !token) {
   const send = (message: PageToWorker, transfer: Transferable[] = []) =>
     worker.postMessage(message, transfer);
   const rtc = new RtcHost(send);
-  let state = 'starting';
+  // The signaling socket lives here, not in the worker: its heartbeats go out while a step computes.
+  const signaling = new SignalingHost(location.origin, send);
+  const activity = new ActivityView($('state'));
+  let joined = false;
+  const updateControls = () => {
+    const controls = controlsFor(activity.kind, joined);
+    const pause = $('pause') as HTMLButtonElement;
+    pause.textContent = controls.pauseLabel;
+    pause.disabled = !controls.pauseEnabled;
+    ($('leave') as HTMLButtonElement).disabled = !controls.leaveEnabled;
+  };
   worker.onmessage = (event: MessageEvent<WorkerToPage>) => {
     const message = event.data;
-    if (rtc.handle(message)) return;
+    if (rtc.handle(message) || signaling.handle(message)) return;
     switch (message.type) {
       case 'capabilities':
         return showCapabilities(message.capabilities);
@@ -154,19 +170,16 @@ if (!runId || !token) {
         document.title = `${message.run.name ?? message.run.id} · demuon-mesh`;
         text('run-name', message.run.name ?? `Run ${message.run.id}`);
         text('peer-id', message.peerId);
-        for (const id of ['pause', 'leave']) ($(id) as HTMLButtonElement).disabled = false;
+        joined = true;
+        updateControls();
         return log(`joined run '${message.run.id}' as ${message.peerId}`);
       case 'step':
         // Also as a DOM event, for tools that drive the page (the browser benchmark listens to it).
         document.dispatchEvent(new CustomEvent('peer-step', { detail: message.step }));
         return showStep(message.step);
-      case 'state':
-        state = message.state;
-        text('state', state);
-        $('pause').textContent = state === 'paused' ? 'Resume' : 'Pause';
-        if (state === 'done' || state === 'left')
-          for (const id of ['pause', 'leave']) ($(id) as HTMLButtonElement).disabled = true;
-        return;
+      case 'activity':
+        activity.show(message.activity);
+        return updateControls();
       case 'log':
         return log(message.line);
       case 'error':
@@ -175,7 +188,7 @@ if (!runId || !token) {
     }
   };
   worker.onerror = (event) => showError(`the peer worker failed: ${event.message}`);
-  $('pause').addEventListener('click', () => send({ type: state === 'paused' ? 'resume' : 'pause' }));
+  $('pause').addEventListener('click', () => send({ type: activity.kind === 'paused' ? 'resume' : 'pause' }));
   $('leave').addEventListener('click', () => send({ type: 'leave' }));
   // Closing the tab ends the worker and its connections; the server notices the socket go.
   send({

@@ -42,6 +42,7 @@ export class Curves {
       ],
       bands: [{ upper: 2, lower: 1, fill: 'rgba(37, 99, 235, 0.15)' }],
       height: 240,
+      emptyText: 'no validation loss yet',
     });
     this.train = new LineChart(elements.train, {
       title: 'Training loss across nodes',
@@ -53,6 +54,7 @@ export class Curves {
       ],
       bands: [{ upper: 2, lower: 1, fill: 'rgba(217, 72, 15, 0.12)' }],
       height: 240,
+      emptyText: 'no training loss yet',
     });
   }
 
@@ -107,6 +109,7 @@ export class Curves {
           ],
           bands: [{ upper: 2, lower: 1, fill: 'rgba(123, 135, 148, 0.15)' }],
           height: 200,
+          emptyText: 'no disagreement reported yet',
         });
       }
       const c = this.history.stats('consensus');
@@ -127,6 +130,7 @@ export class Curves {
           { label: 'std', color: '#0f766e', width: 2 },
         ],
         height: 200,
+        emptyText: 'no validation losses from two nodes at one step yet',
       });
     }
     // A spread needs two nodes: steps only one node has reported yet are left out.

@@ -5,30 +5,34 @@ export function formatLoss(value: number | null | undefined): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(3);
 }
 
+/**
+ * Bytes with decimal prefixes and three significant digits ("121 MB", "3.60 MB"), the same scale as
+ * throughput, so totals and rates read alike on the join page and the overview.
+ */
 export function formatBytes(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = value;
-  let unit = 0;
-  while (Math.abs(v) >= 1024 && unit < units.length - 1) {
-    v /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : 1)} ${units[unit]}`;
+  return decimal(value, ['B', 'kB', 'MB', 'GB', 'TB']);
 }
 
-/** Bytes per second as bits per second, the way links are usually described. */
-export function formatRate(bytesPerSecond: number | null | undefined): string {
-  if (bytesPerSecond === null || bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond)) return '—';
-  const bits = bytesPerSecond * 8;
-  const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
-  let v = bits;
+/**
+ * A link's throughput in bytes per second ("456 kB/s", "1.23 MB/s"): the one unit every dashboard uses
+ * for throughput.
+ */
+export function formatBytesPerSecond(bytesPerSecond: number | null | undefined): string {
+  return decimal(bytesPerSecond, ['B/s', 'kB/s', 'MB/s', 'GB/s']);
+}
+
+/** `value` scaled by powers of 1000 into `units`, to three significant digits (whole numbers of the first). */
+function decimal(value: number | null | undefined, units: readonly string[]): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  let v = value;
   let unit = 0;
-  while (v >= 1000 && unit < units.length - 1) {
+  // The thresholds sit where rounding to three digits would carry (999.7 kB/s shows as 1.00 MB/s).
+  while (Math.abs(v) >= 999.5 && unit < units.length - 1) {
     v /= 1000;
     unit++;
   }
-  return `${v.toFixed(v >= 100 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+  const digits = unit === 0 || Math.abs(v) >= 99.95 ? 0 : Math.abs(v) >= 9.995 ? 1 : 2;
+  return `${v.toFixed(digits)} ${units[unit]}`;
 }
 
 export function formatMs(value: number | null | undefined): string {

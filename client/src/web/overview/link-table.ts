@@ -1,9 +1,10 @@
 /**
  * The links of the graph as a list (what the edges' tooltips say, readable on a phone too): one row per
- * drawn edge, `#link-table tbody tr[data-from][data-to][data-state]`. The summary counts links by state
- * and is always up to date; the rows are filled only while the list is open.
+ * drawn edge, `#link-table tbody tr[data-from][data-to][data-state]`, with data-failed="<reason>[, at
+ * step k]" for a link a member gave up on. The summary counts links by state, and failed links, and is
+ * always up to date; the rows are filled only while the list is open.
  */
-import { formatMs, formatRate } from './format';
+import { formatBytesPerSecond, formatMs } from './format';
 import { type GraphEdge, graphEdges, LINK_STATE_LABELS, type LinkState } from './topology-view';
 import type { RunState } from './types';
 
@@ -29,6 +30,8 @@ export class LinkTable {
     const counts = new Map<LinkState, number>();
     for (const e of edges) counts.set(e.health.state, (counts.get(e.health.state) ?? 0) + 1);
     const parts = [...counts].map(([s, n]) => `${n} ${LINK_STATE_LABELS[s]}`);
+    const failed = edges.filter((e) => e.failed !== undefined).length;
+    if (failed > 0) parts.push(`${failed} failed`);
     this.summary.textContent = `Links: ${edges.length}${parts.length ? ` (${parts.join(', ')})` : ''}`;
     if (!this.details.open) return;
     const rows = edges.slice(0, MAX_ROWS).map(row);
@@ -48,6 +51,7 @@ function row(edge: GraphEdge): HTMLTableRowElement {
   tr.dataset.from = edge.from.peer;
   tr.dataset.to = edge.to.peer;
   tr.dataset.state = edge.health.state;
+  if (edge.failed !== undefined) tr.dataset.failed = edge.failed;
   const cell = (text: string, className?: string) => {
     const td = tr.insertCell();
     td.textContent = text;
@@ -56,8 +60,10 @@ function row(edge: GraphEdge): HTMLTableRowElement {
   };
   cell(`#${edge.from.index} ${edge.both ? '↔' : '→'} #${edge.to.index}`).title =
     `${edge.from.name ?? edge.from.peer} and ${edge.to.name ?? edge.to.peer}`;
-  cell(LINK_STATE_LABELS[edge.health.state], `link-state state-${edge.health.state}`);
-  cell(formatRate(edge.health.throughputBps));
+  if (edge.failed === undefined)
+    cell(LINK_STATE_LABELS[edge.health.state], `link-state state-${edge.health.state}`);
+  else cell(`failed: ${edge.failed}`, 'link-state failed');
+  cell(formatBytesPerSecond(edge.health.bytesPerSecond));
   cell(formatMs(edge.health.rttMs));
   cell(String(edge.health.drops));
   const w = (ws: number[]) => (ws.length === 0 ? '—' : ws.length === 1 ? ws[0].toFixed(3) : 'varies');

@@ -2,14 +2,19 @@
  * The table of members, one row per peer in index order, kept across updates (keyed by peer id):
  *
  *   tr[data-peer="<id>"] (class `away` while away, `selected` when chosen in the graph)
- *     td[data-field="index|peer|name|platform|backend|step|epoch|train-loss|val-loss|bytes-out|bytes-in|
- *                    timing|status"]
+ *     td[data-field="index|peer|name|platform|backend|step|activity|epoch|train-loss|val-loss|bytes-out|
+ *                    bytes-in|timing|status"]
+ *
+ * The activity cell says what the member is doing (its heartbeat's status: "gossip · waiting for ab12
+ * 4.1 s", "gradient", "barrier") with data-phase set to the phase (data-waiting="true" while others hold
+ * it up), or "—" when the server sends none.
  *
  * Every cell also carries `data-label`, which the narrow layout shows in front of the value (each row
  * becomes a card there, so the table never scrolls sideways on a phone).
  */
 import { formatBytes, formatLoss, formatMs, type LossScale } from './format';
 import type { LatestLoss } from './history';
+import { describeStatus, statusOf } from './peer-status';
 import type { MemberState, RunState } from './types';
 
 export const PEER_COLUMNS = [
@@ -19,6 +24,7 @@ export const PEER_COLUMNS = [
   ['platform', 'Platform'],
   ['backend', 'Backend'],
   ['step', 'Step'],
+  ['activity', 'Activity'],
   ['epoch', 'Epoch'],
   ['train-loss', 'Train loss'],
   ['val-loss', 'Val loss'],
@@ -42,6 +48,8 @@ export class PeerTable {
   private readonly wasAway = new Set<string>();
   private readonly resumedAt = new Map<string, number>();
   private selected: string | undefined;
+  /** How the activity cells name the neighbour a member waits for: its name, else its id. */
+  private nameOf: (peer: string) => string = (peer) => peer;
 
   constructor(
     table: HTMLTableElement,
@@ -81,6 +89,8 @@ export class PeerTable {
   ) {
     const now = Date.now();
     const members = [...state.members].sort((a, b) => a.index - b.index);
+    const names = new Map(members.map((m) => [m.peer, m.name ?? m.peer]));
+    this.nameOf = (peer) => names.get(peer) ?? peer;
     const seen = new Set<string>();
     let previous: HTMLTableRowElement | undefined;
     for (const m of members) {
@@ -153,6 +163,11 @@ export class PeerTable {
     text(cells.platform, m.platform);
     text(cells.backend, m.backend);
     text(cells.step, m.step === null ? '—' : String(m.step));
+    const activity = describeStatus(statusOf(m), this.nameOf);
+    text(cells.activity, activity.text);
+    cells.activity.dataset.phase = activity.phase;
+    cells.activity.dataset.waiting = String(activity.waiting);
+    cells.activity.title = activity.title;
     const epoch = m.latest?.epoch;
     text(cells.epoch, epoch === undefined ? '—' : String(epoch));
     cells.epoch.title = epoch !== undefined && epoch < runEpoch ? `the run is at epoch ${runEpoch}` : '';

@@ -6,9 +6,12 @@
  *
  *   circle[data-peer][data-index][data-loss]         one per member (data-away="true" while away)
  *   .edge[data-from][data-to][data-state][data-drops]  one per linked pair: a <line>, or for a torus's
- *                                                     wrap-around edges a <path> of two stubs
+ *                                                     wrap-around edges a <path> of two stubs; class
+ *                                                     `failed` and data-failed="<reason>[, at step k]"
+ *                                                     when a member gave up on the link (dashed red)
  */
-import { formatLoss, formatMs, formatRate, LossScale, viridisGradient } from './format';
+import { describeFailure, type FailedLink, failedLinksOf } from './failed-links';
+import { formatBytesPerSecond, formatLoss, formatMs, LossScale, viridisGradient } from './format';
 import type { LatestLoss } from './history';
 import type { LinkStats, MemberState, RunState } from './types';
 
@@ -20,7 +23,8 @@ export type LinkHealth = {
   /** `degraded`: open, but frames were dropped. `unknown`: neither end has reported the link yet. */
   state: LinkState;
   drops: number;
-  throughputBps?: number;
+  /** Bytes per second over the link, both directions together. */
+  bytesPerSecond?: number;
   rttMs?: number;
 };
 
@@ -53,7 +57,7 @@ export function linkHealth(a: MemberState | undefined, b: MemberState | undefine
     state,
     drops,
     // Each end reports the traffic of the whole link, so the two are not added.
-    throughputBps: max(reports.map((r) => r.throughputBps)),
+    bytesPerSecond: max(reports.map((r) => r.bytesPerSecond)),
     rttMs: max(reports.map((r) => r.rttMs)),
   };
 }
@@ -69,6 +73,8 @@ export type GraphEdge = {
   weights: number[];
   reverseWeights: number[];
   health: LinkHealth;
+  /** Why (and at which step) a member gave up on this link, when one did. */
+  failed?: string;
 };
 
 export function graphEdges(state: RunState): GraphEdge[] {
@@ -104,7 +110,40 @@ export function graphEdges(state: RunState): GraphEdge[] {
       [edge.weights, edge.reverseWeights] = [edge.reverseWeights, edge.weights];
     }
   }
+  markFailed(edges, failedLinksOf(state), byPeer);
   return [...edges.values()];
+}
+
+/**
+ * Marks the failed links on their edges. A failed pair the current epoch no longer links (the server
+ * repaired the graph around it) is still drawn, without weights, so the failure stays visible.
+ */
+function markFailed(
+  edges: Map<string, GraphEdge>,
+  failed: readonly FailedLink[],
+  byPeer: ReadonlyMap<string, MemberState>,
+): void {
+  for (const link of failed) {
+    const a = byPeer.get(link.from);
+    const b = byPeer.get(link.to);
+    if (!a || !b || a === b) continue;
+    const [lo, hi] = a.index < b.index ? [a, b] : [b, a];
+    // The same key as graphEdges gives the pair.
+    const key = `${lo.peer} ${hi.peer}`;
+    const edge = edges.get(key);
+    if (edge) edge.failed = describeFailure(link);
+    else
+      edges.set(key, {
+        key,
+        from: lo,
+        to: hi,
+        both: true,
+        weights: [],
+        reverseWeights: [],
+        health: linkHealth(lo, hi),
+        failed: describeFailure(link),
+      });
+  }
 }
 
 type Point = { x: number; y: number };
@@ -394,15 +433,18 @@ export class TopologyView {
         this.edges.set(edge.key, drawn);
       }
       const { health } = edge;
-      const width = 1.5 + Math.min(3.5, Math.log10(1 + (health.throughputBps ?? 0) / 10_000));
+      const width = 1.5 + Math.min(3.5, Math.log10(1 + (health.bytesPerSecond ?? 0) / 10_000));
       setAttrs(drawn.el, {
         'data-from': edge.from.peer,
         'data-to': edge.to.peer,
         'data-state': health.state,
         'data-drops': String(health.drops),
         'data-directed': String(!edge.both),
-        'data-throughput': health.throughputBps === undefined ? '' : String(Math.round(health.throughputBps)),
-        class: `edge state-${health.state}`,
+        // In bytes per second.
+        'data-throughput':
+          health.bytesPerSecond === undefined ? '' : String(Math.round(health.bytesPerSecond)),
+        'data-failed': edge.failed ?? '',
+        class: `edge state-${health.state}${edge.failed === undefined ? '' : ' failed'}`,
         'stroke-width': width.toFixed(2),
         'marker-end': edge.both ? '' : `url(#arrow-${health.state})`,
       });
@@ -430,9 +472,12 @@ export class TopologyView {
       const arrow = edge.both ? '↔' : '→';
       drawn.title.textContent = [
         `#${edge.from.index} ${arrow} #${edge.to.index}: ${LINK_STATE_LABELS[health.state]}`,
-        `throughput ${formatRate(health.throughputBps)} · rtt ${formatMs(health.rttMs)} ms · drops ${health.drops}`,
+        edge.failed === undefined ? '' : `failed: ${edge.failed}`,
+        `throughput ${formatBytesPerSecond(health.bytesPerSecond)} · rtt ${formatMs(health.rttMs)} ms · drops ${health.drops}`,
         `weight ${weights(edge.weights)}${edge.both ? ` / ${weights(edge.reverseWeights)}` : ''}`,
-      ].join('\n');
+      ]
+        .filter(Boolean)
+        .join('\n');
     }
     for (const [key, drawn] of this.edges) {
       if (seen.has(key)) continue;
@@ -458,15 +503,9 @@ export class TopologyView {
       loss.append(el('span', 'legend-value', 'no reports yet'));
     }
     const links = el('div', 'legend-links');
-    for (const s of ['open', 'degraded', 'connecting', 'closed', 'unknown'] as const) {
-      const item = el('span', 'legend-link');
-      const sample = svg('svg', { viewBox: '0 0 24 8', width: '24', height: '8', 'aria-hidden': 'true' });
-      sample.append(
-        svg('line', { x1: '1', y1: '4', x2: '23', y2: '4', class: `edge state-${s}`, 'stroke-width': '2' }),
-      );
-      item.append(sample, document.createTextNode(LINK_STATE_LABELS[s]));
-      links.append(item);
-    }
+    for (const s of ['open', 'degraded', 'connecting', 'closed', 'unknown'] as const)
+      links.append(legendLink(`edge state-${s}`, LINK_STATE_LABELS[s]));
+    if (failedLinksOf(state).length > 0) links.append(legendLink('edge failed', 'failed'));
     const notes: string[] = [];
     if (state.period > 1)
       notes.push(`time-varying graph (period ${state.period}): the union of its edges is drawn`);
@@ -475,6 +514,15 @@ export class TopologyView {
     this.legend.append(loss, links);
     for (const note of notes) this.legend.append(el('p', 'legend-note', note));
   }
+}
+
+/** A legend entry: a short sample of an edge drawn with `edgeClass`, and its meaning. */
+function legendLink(edgeClass: string, label: string): HTMLElement {
+  const item = el('span', 'legend-link');
+  const sample = svg('svg', { viewBox: '0 0 24 8', width: '24', height: '8', 'aria-hidden': 'true' });
+  sample.append(svg('line', { x1: '1', y1: '4', x2: '23', y2: '4', class: edgeClass, 'stroke-width': '2' }));
+  item.append(sample, document.createTextNode(label));
+  return item;
 }
 
 function isWrap(i: number, j: number, grid: { rows: number; cols: number }): boolean {

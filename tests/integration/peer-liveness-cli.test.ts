@@ -1,0 +1,101 @@
+/**
+ * A headless peer frozen like a closed laptop lid (SIGSTOP) for longer than the eviction timeout: its
+ * neighbours go on without it, and once it thaws (SIGCONT) it learns it was evicted, stops, and joins
+ * again by itself as a late joiner.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunConfigSchema } from '@demuon/shared/protocol';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { startPeer, until } from '../helpers/peer-process';
+
+const RUN = RunConfigSchema.parse({
+  id: 'lid',
+  model: { preset: 'tiny', vocab: 512 },
+  topology: 'ring',
+  algorithm: { name: 'demuon', lr: { eta: 0.05 } },
+  steps: 100_000,
+  batch: 4,
+  evalEvery: 1000,
+  evalBatches: 1,
+});
+const HEARTBEAT_TIMEOUT_MS = 4000;
+
+let server: SignalingServer;
+let dataDir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'peer-lid-'));
+  server = await createSignalingServer({
+    port: 0,
+    dataDir,
+    runs: [RUN],
+    log: silentLogger,
+    heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+  });
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+type Member = { peer: string; name?: string };
+const members = async () => {
+  const response = await fetch(`${server.url}/api/runs/${RUN.id}`);
+  return ((await response.json()) as { state: { members: Member[] } }).state.members;
+};
+const points = async () => {
+  const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
+  return ((await response.json()) as { points: { peer: string; step: number }[] }).points;
+};
+const lastStep = async (peer: string) =>
+  Math.max(-1, ...(await points()).filter((p) => p.peer === peer).map((p) => p.step));
+
+it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the others go on', async () => {
+  const args = (name: string) => [
+    ...['--server', server.url, '--run', RUN.id, `--token=${server.runs.get(RUN.id)!.secretToken()}`],
+    ...['--name', name, '--wait-for', '3', '--backend', 'cpu', '--threads', '1'],
+  ];
+  const [a, b, c] = ['a', 'b', 'c'].map((name) => startPeer(args(name), children));
+  const byName = await until('three members training', async () => {
+    const list = await members();
+    if (list.length !== 3) return undefined;
+    const steps = await Promise.all(list.map((m) => lastStep(m.peer)));
+    return steps.every((s) => s >= 3) ? new Map(list.map((m) => [m.name, m.peer])) : undefined;
+  });
+  const frozen = byName.get('c')!;
+
+  c.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  await until('the frozen peer to be removed and the eviction timeout to pass', async () =>
+    !(await members()).some((m) => m.peer === frozen) && Date.now() - stoppedAt > HEARTBEAT_TIMEOUT_MS + 1000
+      ? true
+      : undefined,
+  );
+  // The two others train on without it.
+  const others = [byName.get('a')!, byName.get('b')!];
+  const before = await Promise.all(others.map(lastStep));
+  await until('the others to train 5 more steps', async () => {
+    const now = await Promise.all(others.map(lastStep));
+    return now.every((s, i) => s >= before[i] + 5) ? true : undefined;
+  });
+
+  c.child.kill('SIGCONT');
+  const rejoined = await until('the thawed peer to join again under a new id', async () => {
+    const peer = (await members()).find((m) => m.name === 'c');
+    return peer && peer.peer !== frozen ? peer.peer : undefined;
+  });
+  await until('the rejoined peer to train', async () => ((await lastStep(rejoined)) >= 0 ? true : undefined));
+  expect(c.output).toMatch(/evicted/);
+  expect(c.output).toMatch(/joined run 'lid' as .*[\s\S]*joined run 'lid' as /);
+  // Nobody exited: the frozen peer came back instead of training on alone.
+  for (const p of [a, b, c]) expect(p.child.exitCode).toBeNull();
+  // Its first step after rejoining uses a neighbour's state, not its own stale one.
+  expect(c.output).toMatch(/took parameters and optimizer state from/);
+}, 180_000);

@@ -1,0 +1,171 @@
+/**
+ * Peers as real devices behave: a member that never opens its data channels, a run whose membership
+ * changes at every step, and (peer-liveness-cli.test.ts) a peer process frozen like a closed laptop lid.
+ * Real signaling server on loopback, real WebRTC, real onnxruntime sessions, the tiny GPT.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gptConfig } from '@demuon/shared/model';
+import { consensusError } from '@demuon/shared/optim';
+import type { StepReport } from '@demuon/shared/peer';
+import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
+import wrtc from '@roamhq/wrtc';
+import * as ort from 'onnxruntime-node';
+import SimplePeer from 'simple-peer';
+import { io } from 'socket.io-client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
+import { NetworkPeer } from '../../client/src/net/network-peer';
+import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
+import { prepareBrownData } from '../../client/src/node/corpus';
+import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
+import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+
+type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
+
+const BASE = {
+  model: { preset: 'tiny', vocab: 512 },
+  topology: 'ring',
+  algorithm: { name: 'demuon', lr: { eta: 0.05, schedule: 'linear' } },
+  batch: 4,
+  evalEvery: 1000,
+  evalBatches: 1,
+  seed: 3,
+};
+/** The connection deadline (gossipTimeoutMs) is short so that the test of a mute member is quick. */
+const MUTE_RUN = RunConfigSchema.parse({ ...BASE, id: 'mute', steps: 12, gossipTimeoutMs: 3000 });
+const CHURN_RUN = RunConfigSchema.parse({ ...BASE, id: 'churn', topology: 'complete', steps: 30 });
+
+let server: SignalingServer;
+let dataDir: string;
+let engine: OrtGradientEngine;
+let backend: OrtNewtonSchulzBackend;
+let corpus: Awaited<ReturnType<typeof prepareBrownData>>;
+const signalings: SocketIoSignaling[] = [];
+const peers: Peer[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'peer-liveness-'));
+  server = await createSignalingServer({ port: 0, dataDir, runs: [MUTE_RUN, CHURN_RUN], log: silentLogger });
+  corpus = await prepareBrownData({ vocabSize: 512 });
+  const model = gptConfig('tiny', { vocabSize: corpus.tokenizer.vocabSize });
+  engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: BASE.batch });
+  backend = new OrtNewtonSchulzBackend();
+});
+
+afterAll(async () => {
+  for (const p of peers) p.close();
+  for (const s of signalings) s.close();
+  await server?.close();
+  await engine?.dispose();
+  await backend?.dispose();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function joinPeer(
+  run: RunConfig,
+  options: {
+    connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
+    waitForPeers?: number;
+    onStep?: (report: StepReport) => void;
+  } = {},
+): Promise<Peer> {
+  const signaling = new SocketIoSignaling(io(server.url, { transports: ['websocket'], forceNew: true }));
+  signalings.push(signaling);
+  const peer: Peer = await NetworkPeer.join({
+    socket: signaling,
+    runId: run.id,
+    token: server.runs.get(run.id)!.secretToken(),
+    connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
+    platform: 'node',
+    engine,
+    backend,
+    data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
+    waitForPeers: options.waitForPeers ?? 1,
+    onStep: options.onStep,
+  });
+  peers.push(peer);
+  return peer;
+}
+
+/** Rounds that waited for a deadline and gave up (a closed channel gives up at once: not a deadline). */
+function deadlineMisses(peer: Peer): number {
+  const { silent = 0, stuck = 0, 'no-connection': noConnection = 0 } = peer.misses;
+  return silent + stuck + noConnection;
+}
+
+it('a member whose data channels never open is routed around after the connection deadline', async () => {
+  const honest = [
+    await joinPeer(MUTE_RUN, { waitForPeers: 3 }),
+    await joinPeer(MUTE_RUN, { waitForPeers: 3 }),
+  ];
+  // Its WebRTC offers and answers never leave it, as behind a strict NAT without TURN.
+  const mute = await joinPeer(MUTE_RUN, {
+    waitForPeers: 3,
+    connect: (settings) => {
+      const connection = new SimplePeer({ ...settings, wrtc });
+      connection.emit = ((event: string, ...args: unknown[]) =>
+        event === 'signal' ? false : SimplePeer.prototype.emit.call(connection, event, ...args)) as never;
+      return connection;
+    },
+  });
+  const outcomes = await Promise.all([...honest, mute].map((p) => p.train()));
+  expect(outcomes.slice(0, 2)).toEqual([{ kind: 'done' }, { kind: 'done' }]);
+  expect(outcomes[2].kind).toBe('evicted');
+  // Each honest peer gave up on the mute one once, for its connection, and never waited for it again.
+  for (const p of honest) expect(p.misses).toEqual({ 'no-connection': 1 });
+  // Without it, the two trained together to the end and agree.
+  const shapes = engine.params.map((p) => p.shape);
+  const error = consensusError(
+    shapes,
+    honest.map((p) => p.finalParams!),
+  );
+  expect(error).toBeLessThan(0.05);
+  const { state } = (await (await fetch(`${server.url}/api/runs/${MUTE_RUN.id}`)).json()) as {
+    state: { members: { peer: string }[] };
+  };
+  expect(state.members.map((m) => m.peer).sort()).toEqual(honest.map((p) => p.peerId).sort());
+});
+
+it('a membership change at every step costs no round a deadline', async () => {
+  const extras: { peer: Peer; training: Promise<unknown> }[] = [];
+  let visitor: Peer | null = null;
+  let changes = 0;
+  let changing = Promise.resolve();
+  // After each of 20 steps of the first stable peer, someone joins or the last joiner leaves.
+  const change = async () => {
+    if (visitor) {
+      visitor.stop();
+      visitor = null;
+      return;
+    }
+    const peer = await joinPeer(CHURN_RUN);
+    visitor = peer;
+    extras.push({ peer, training: peer.train() });
+  };
+  const stable = [
+    await joinPeer(CHURN_RUN, {
+      waitForPeers: 2,
+      onStep: (report) => {
+        if (report.step < 2 || changes >= 20) return;
+        changes++;
+        changing = changing.then(change);
+      },
+    }),
+    await joinPeer(CHURN_RUN, { waitForPeers: 2 }),
+  ];
+  await Promise.all(stable.map((p) => p.train()));
+  await changing;
+  for (const e of extras) e.peer.stop();
+  await Promise.all(extras.map((e) => e.training));
+  expect(changes).toBe(20);
+  expect(extras.length).toBe(10);
+  for (const p of [...stable, ...extras.map((e) => e.peer)]) expect(deadlineMisses(p)).toBe(0);
+  for (const p of stable) expect(p.finalParams).not.toBeNull();
+  const waits = stable.flatMap((p) => p.barrierWaits);
+  console.log(
+    `membership changes: ${changes}; the stable peers were held for a commit ${waits.length} times, ` +
+      `longest ${Math.max(0, ...waits).toFixed(1)} ms`,
+  );
+});

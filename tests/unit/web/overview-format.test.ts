@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatBytesPerSecond } from '../../../client/src/web/overview/format';
+
+describe('throughput', () => {
+  it('is bytes per second with decimal prefixes and three significant digits', () => {
+    expect(formatBytesPerSecond(0)).toBe('0 B/s');
+    expect(formatBytesPerSecond(512)).toBe('512 B/s');
+    expect(formatBytesPerSecond(45_600)).toBe('45.6 kB/s');
+    expect(formatBytesPerSecond(456_000)).toBe('456 kB/s');
+    expect(formatBytesPerSecond(1_234_000)).toBe('1.23 MB/s');
+    expect(formatBytesPerSecond(2e9)).toBe('2.00 GB/s');
+  });
+
+  it('carries into the next prefix instead of showing 1000', () => {
+    expect(formatBytesPerSecond(999_700)).toBe('1.00 MB/s');
+  });
+
+  it('shows a dash without a figure', () => {
+    expect(formatBytesPerSecond(undefined)).toBe('—');
+    expect(formatBytesPerSecond(Number.NaN)).toBe('—');
+  });
+
+  it('uses the same decimal scale for byte totals', () => {
+    expect(formatBytes(121_050_000)).toBe('121 MB');
+    expect(formatBytes(3_600_000)).toBe('3.60 MB');
+    expect(formatBytes(800)).toBe('800 B');
+  });
+});
