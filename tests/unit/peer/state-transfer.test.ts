@@ -30,8 +30,8 @@ describe('state transfer', () => {
   it("hands a late joiner a neighbour's parameters and optimizer state, group by group", async () => {
     const backend = new CpuBackend();
     const params = [
-      { name: 'w', shape: [3, 2] },
-      { name: 'b', shape: [2] },
+      { name: 'w', shape: [3, 2], kind: 'matrix' as const },
+      { name: 'b', shape: [2], kind: 'vector' as const },
     ];
     const config = algorithmConfig({ name: 'demuon', lr: { eta: 0.1 } });
     const x0 = [new Float32Array(6).fill(1), new Float32Array(2).fill(2)];
