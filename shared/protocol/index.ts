@@ -1,3 +1,4 @@
+export type { ClientEventName, ClientToServerEvents, ServerToClientEvents } from './event-maps';
 export {
   type Epoch,
   type EpochProposal,
@@ -33,6 +34,8 @@ export {
 } from './events';
 export {
   chunkElements,
+  EXCHANGES,
+  type Exchange,
   encodeTensorFrames,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
@@ -43,3 +46,31 @@ export {
   parseFrame,
   runHash,
 } from './frame';
+export { REFUSAL_CODES, type RefusalCode } from './refusals';
+export {
+  type Ack,
+  type AckFailure,
+  AckFailureSchema,
+  AckSchema,
+  ErrorBodySchema,
+  type FailedLink,
+  FailedLinkSchema,
+  type JoinAck,
+  JoinAckSchema,
+  METRICS_COLUMNS,
+  type MemberState,
+  MemberStateSchema,
+  type MetricsPoint,
+  MetricsPointSchema,
+  type PendingEpoch,
+  PendingEpochSchema,
+  type RelayedSignal,
+  RelayedSignalSchema,
+  type RunState,
+  RunStateSchema,
+  type RunSummary,
+  RunSummarySchema,
+  type TopologyLink,
+  TopologyLinkSchema,
+  WatchSchema,
+} from './server-messages';

@@ -21,7 +21,7 @@ const SERVER_FLAGS: [string, string][] = [
   ['--config FILE', 'JSON array of run configs to create (or update) at start'],
   [
     '--heartbeat-ms MS',
-    `drop a peer silent for this long; peers beat 4× as often (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})`,
+    `drop a peer silent for this long; peers beat every min(1 s, MS/4) (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})`,
   ],
   ['--help', 'this text'],
 ];

@@ -3,4 +3,3 @@ export { consoleLogger, type Logger, silentLogger } from './log';
 export { DEFAULT_RUN, parseRunConfigs, readRunConfigFile } from './run-configs';
 export type { RunRegistry } from './run-registry';
 export { createSignalingServer, type SignalingServer, type SignalingServerOptions } from './server';
-export * from './wire-schemas';

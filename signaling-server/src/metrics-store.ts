@@ -16,9 +16,13 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Metrics } from '@demuon/shared/protocol';
+import {
+  METRICS_COLUMNS,
+  type Metrics,
+  type MetricsPoint,
+  MetricsPointSchema,
+} from '@demuon/shared/protocol';
 import type { Logger } from './log';
-import { METRICS_COLUMNS, type MetricsPoint, MetricsPointSchema } from './wire-schemas';
 
 export type MetricsLimits = {
   /** Points kept in memory per peer (the oldest are dropped first; the file keeps them all). */

@@ -5,26 +5,30 @@
  * nothing. Accepted events are acknowledged with `{ ok: true, … }` when a callback was given.
  */
 import {
+  type ClientEventName,
+  EpochReadySchema,
   EVENTS,
   HeartbeatSchema,
   JoinSchema,
   MetricsSchema,
+  NeighbourMissedSchema,
+  NeighbourStatusQuerySchema,
   ProgressSchema,
   parseEvent,
   SignalSchema,
+  WatchSchema,
 } from '@demuon/shared/protocol';
-import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { Limits } from './limits';
 import type { Logger } from './log';
-import type { Member, MemberChannel } from './membership';
+import type { Member, MemberChannel } from './member';
 import { Refusal, type Run } from './run';
 import type { RunRegistry } from './run-registry';
 import type { RunStateBroadcaster } from './run-state-broadcaster';
+import type { PeerSocket } from './sockets';
 import { TokenBucket } from './token-bucket';
-import { WatchSchema } from './wire-schemas';
 
-const CLIENT_EVENTS = [
+const CLIENT_EVENTS: readonly ClientEventName[] = [
   EVENTS.join,
   EVENTS.signal,
   EVENTS.progress,
@@ -32,6 +36,9 @@ const CLIENT_EVENTS = [
   EVENTS.metrics,
   EVENTS.leave,
   EVENTS.watch,
+  EVENTS.epochReady,
+  EVENTS.neighbourMissed,
+  EVENTS.neighbourStatus,
 ];
 /** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
 const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch]);
@@ -58,7 +65,7 @@ export class PeerSession {
   private readonly watched = new Set<string>();
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: PeerSocket,
     private readonly ctx: SessionContext,
   ) {
     this.bucket = new TokenBucket(ctx.limits.eventsPerSecond, ctx.limits.eventBurst, Date.now());
@@ -70,8 +77,8 @@ export class PeerSession {
     this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingToken);
     this.on(EVENTS.signal, SignalSchema, ({ to, data }) => this.signal(to, data));
     // A bare `heartbeat` (no payload) is as good as `{}`: there is nothing in it to get wrong.
-    this.on(EVENTS.heartbeat, HeartbeatSchema.optional(), () =>
-      this.withMember((run, m) => run.heartbeat(m, Date.now())),
+    this.on(EVENTS.heartbeat, HeartbeatSchema.optional(), (beat) =>
+      this.withMember((run, m) => run.heartbeat(m, beat?.status, Date.now())),
     );
     this.on(EVENTS.progress, ProgressSchema, ({ step }) =>
       this.withMember((run, m) => run.progress(m, step, Date.now())),
@@ -81,6 +88,15 @@ export class PeerSession {
     );
     this.on(EVENTS.leave, undefined, () => this.leave());
     this.on(EVENTS.watch, WatchSchema, ({ runId }) => this.watch(runId));
+    this.on(EVENTS.epochReady, EpochReadySchema, ({ epoch, barrier }) =>
+      this.withMember((run, m) => run.epochReady(m, epoch, barrier, Date.now())),
+    );
+    this.on(EVENTS.neighbourMissed, NeighbourMissedSchema, (report) =>
+      this.withMember((run, m) => run.neighbourMissed(m, report, Date.now())),
+    );
+    this.on(EVENTS.neighbourStatus, NeighbourStatusQuerySchema, ({ peer }) =>
+      this.withMember((run, m) => run.neighbourStatus(m, peer, Date.now())),
+    );
     socket.on('disconnect', () => {
       if (!ctx.closing()) this.leave();
     });
@@ -94,7 +110,7 @@ export class PeerSession {
         `over ${eventsPerSecond} events/s (burst ${eventBurst}); event dropped`,
       );
     }
-    if (!CLIENT_EVENTS.includes(event as (typeof CLIENT_EVENTS)[number])) {
+    if (!CLIENT_EVENTS.includes(event as ClientEventName)) {
       return new Refusal(
         'bad-event',
         `unknown event '${event}'; expected one of ${CLIENT_EVENTS.join(', ')}`,
@@ -108,7 +124,7 @@ export class PeerSession {
 
   /** Registers a handler that gets the parsed payload; `precheck` may refuse before parsing. */
   private on<T>(
-    event: string,
+    event: ClientEventName,
     schema: z.ZodType<T> | undefined,
     handle: (payload: T, ack: Ack | undefined) => Outcome,
     precheck?: (payload: unknown) => Refusal | undefined,
@@ -179,7 +195,7 @@ export class PeerSession {
       if (check === 'not-neighbour') {
         return new Refusal(
           'not-neighbour',
-          `peer ${to} is not a neighbour of ${member.id} in the current epoch`,
+          `peer ${to} is not a neighbour of ${member.id} in the current or the pending epoch`,
         );
       }
       if (check === 'peer-away') {
@@ -214,21 +230,28 @@ export class PeerSession {
     return undefined;
   }
 
-  /** Runs `act` for the joined member; a Refusal it returns is passed on, anything else means done. */
+  /**
+   * Runs `act` for the joined member; a Refusal it returns is passed on, an object is the acknowledgement
+   * (`ok: true` is added), anything else means done. Any event a member sends shows it is alive.
+   */
   private withMember(act: (run: Run, member: Member) => unknown): Outcome {
     // The gate let the event through only when joined; an eviction can still come in between.
     if (!this.joined) return new Refusal('not-joined', 'this socket is not a member of a run');
-    const result = act(this.joined.run, this.joined.member);
-    return result instanceof Refusal ? result : undefined;
+    const { run, member } = this.joined;
+    member.lastSeenAt = Date.now();
+    const result = act(run, member);
+    if (result instanceof Refusal) return result;
+    return typeof result === 'object' && result !== null ? (result as Record<string, unknown>) : undefined;
   }
 
   private channel(): MemberChannel {
     return {
+      propose: (payload) => this.socket.emit(EVENTS.epochPropose, payload),
       epoch: (payload) => this.socket.emit(EVENTS.epoch, payload),
       signal: (from, data) => this.socket.emit(EVENTS.signal, { from, data }),
       evicted: (reason) => {
         this.joined = null;
-        this.socket.emit(EVENTS.error, { code: 'evicted', message: `${reason}; join again to continue` });
+        this.socket.emit(EVENTS.evicted, { reason: `${reason}; join again to continue` });
       },
     };
   }

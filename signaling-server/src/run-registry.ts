@@ -18,6 +18,8 @@ export type RegistryOptions = {
   log: Logger;
   signalGraceMs: number;
   epochBatchMs: number;
+  proposalTimeoutMs: number;
+  suspicionMs: number;
   metricsLimits: MetricsLimits;
   /** Use this admin token instead of the stored (or a new random) one. */
   adminToken?: string;
@@ -32,7 +34,8 @@ export class RunRegistry {
   /** Ids being created (their metrics file is being read), so that two requests cannot both create one. */
   private readonly reserved = new Set<string>();
   private saveTimer: NodeJS.Timeout | undefined;
-  private readonly savedEpochs = new Map<string, number>();
+  /** Per run, the epoch counters runs.json holds (`last/committed`). */
+  private readonly savedEpochs = new Map<string, string>();
 
   private constructor(
     private readonly store: RunStore,
@@ -66,7 +69,7 @@ export class RunRegistry {
     }
     this.reserved.add(config.id);
     try {
-      const stored = { config, token: newToken(), createdAt: Date.now(), lastEpoch: 0 };
+      const stored = { config, token: newToken(), createdAt: Date.now(), lastEpoch: 0, committedEpoch: 0 };
       const run = await this.instantiate(stored, { restore: false });
       this.add(run);
       try {
@@ -110,9 +113,9 @@ export class RunRegistry {
     }
   }
 
-  /** Schedules writing runs.json when the run's epoch counter moved since it was last written. */
+  /** Schedules writing runs.json when the run's epoch counters moved since they were last written. */
   noteChange(run: Run): void {
-    if (this.savedEpochs.get(run.id) === run.epochNumber) return;
+    if (this.savedEpochs.get(run.id) === epochCounters(run.stored())) return;
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
       this.saveOrWarn();
@@ -129,7 +132,7 @@ export class RunRegistry {
   private save(): void {
     const runs = this.list().map((run) => run.stored());
     this.store.save(this.adminToken, runs);
-    for (const run of runs) this.savedEpochs.set(run.config.id, run.lastEpoch);
+    for (const run of runs) this.savedEpochs.set(run.config.id, epochCounters(run));
   }
 
   private saveOrWarn(): void {
@@ -149,12 +152,16 @@ export class RunRegistry {
     return new Run({ ...this.runOptions(metrics, membershipStore), stored, restored });
   }
 
-  /** The stored membership, unless runs.json knows of a later epoch (its write failed): peers hold newer. */
+  /**
+   * The stored membership, unless runs.json knows of a later committed epoch (the membership write
+   * failed): peers hold newer. A later proposal number alone is no reason: proposals are not stored.
+   */
   private restorable(store: MembershipStore, stored: StoredRun): MembershipSnapshot | undefined {
     const snapshot = store.load();
-    if (!snapshot || snapshot.epoch >= stored.lastEpoch) return snapshot ?? undefined;
+    const committed = stored.committedEpoch ?? stored.lastEpoch;
+    if (!snapshot || snapshot.epoch >= committed) return snapshot ?? undefined;
     this.options.log.warn(
-      `${store.file}: epoch ${snapshot.epoch} is older than the run's epoch ${stored.lastEpoch}; ` +
+      `${store.file}: epoch ${snapshot.epoch} is older than the run's epoch ${committed}; ` +
         'its peers must join again',
     );
     return undefined;
@@ -165,13 +172,25 @@ export class RunRegistry {
   }
 
   private runOptions(metrics: MetricsStore, membershipStore: MembershipStore) {
-    const { signalGraceMs, epochBatchMs, onChange } = this.options;
-    return { metrics, membershipStore, signalGraceMs, epochBatchMs, onChange };
+    const { signalGraceMs, epochBatchMs, proposalTimeoutMs, suspicionMs, onChange } = this.options;
+    return {
+      metrics,
+      membershipStore,
+      signalGraceMs,
+      epochBatchMs,
+      proposalTimeoutMs,
+      suspicionMs,
+      onChange,
+    };
   }
 
   private add(run: Run): void {
     this.runs.set(run.id, run);
   }
+}
+
+function epochCounters(run: StoredRun): string {
+  return `${run.lastEpoch}/${run.committedEpoch}`;
 }
 
 function sameConfig(a: RunConfig, b: RunConfig): boolean {

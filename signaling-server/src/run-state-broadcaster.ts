@@ -4,19 +4,19 @@
  * snapshot is built only when someone watches, and encoded once for the whole room by socket.io.
  */
 import { EVENTS } from '@demuon/shared/protocol';
-import type { Server, Socket } from 'socket.io';
 import type { Run } from './run';
+import type { PeerSocket, SignalingIo } from './sockets';
 
 export class RunStateBroadcaster {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly sentAt = new Map<string, number>();
 
   constructor(
-    private readonly io: Server,
+    private readonly io: SignalingIo,
     private readonly intervalMs: number,
   ) {}
 
-  watch(socket: Socket, run: Run): void {
+  watch(socket: PeerSocket, run: Run): void {
     void socket.join(room(run.id));
     socket.emit(EVENTS.runState, run.state(Date.now()));
   }

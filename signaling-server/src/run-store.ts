@@ -1,5 +1,5 @@
 /**
- * `<dataDir>/runs.json`: the run configs, their join tokens, the admin token and the last epoch number of
+ * `<dataDir>/runs.json`: the run configs, their join tokens, the admin token and the epoch counters of
  * every run. Written atomically (temporary file, fsync, rename), so a crash leaves the old or the new file,
  * never a mix. A file that does not parse stops the server with the reason instead of being overwritten.
  */
@@ -12,8 +12,13 @@ export type StoredRun = {
   config: RunConfig;
   token: string;
   createdAt: number;
-  /** The last epoch number handed out, so numbers keep growing after a restart. */
+  /** The last epoch number handed out (to a proposal or a commit), so numbers keep growing after a restart. */
   lastEpoch: number;
+  /**
+   * The last committed epoch: a stored membership older than this was not written, and its peers hold a
+   * newer epoch. Absent in files from before proposals (lastEpoch was the committed epoch then).
+   */
+  committedEpoch?: number;
 };
 
 export type StoredState = { adminToken: string | null; runs: StoredRun[] };
@@ -29,6 +34,7 @@ const StoredFileSchema = z
           token: z.string().min(16),
           createdAt: z.number().int(),
           lastEpoch: z.number().int().min(0).default(0),
+          committedEpoch: z.number().int().min(0).optional(),
         })
         .strict(),
     ),

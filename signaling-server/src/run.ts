@@ -1,21 +1,29 @@
 /**
  * One run: its config and join token, its membership and epochs, and its metrics. Every accepted change
- * is reported through `onChange`, which feeds the watchers' snapshots and the persisted epoch counter;
+ * is reported through `onChange`, which feeds the watchers' snapshots and the persisted epoch counters;
  * the membership of the current epoch is persisted through its MembershipStore.
  */
 import { formatTopologySpec } from '@demuon/shared/graph';
-import type { Metrics, RunConfig } from '@demuon/shared/protocol';
-import { type Member, type MemberChannel, type MemberInfo, Membership, type RelayCheck } from './membership';
+import type {
+  Metrics,
+  NeighbourStatusReply,
+  PeerStatus,
+  RefusalCode,
+  RunConfig,
+  RunState,
+  RunSummary,
+} from '@demuon/shared/protocol';
+import type { Member, MemberChannel, MemberInfo } from './member';
+import { Membership, type MissReport, type RelayCheck } from './membership';
 import type { MembershipSnapshot, MembershipStore } from './membership-store';
 import type { MetricsStore } from './metrics-store';
 import type { StoredRun } from './run-store';
 import { sameSecret } from './secrets';
-import type { RunState, RunSummary } from './wire-schemas';
 
 /** A refused request: the error reply's code and a message that says what to do. */
 export class Refusal {
   constructor(
-    readonly code: string,
+    readonly code: RefusalCode | 'run-exists',
     readonly message: string,
   ) {}
 }
@@ -27,8 +35,10 @@ export type RunOptions = {
   /** The membership stored before a restart, taken back with every member away. */
   restored?: MembershipSnapshot;
   signalGraceMs: number;
-  /** See MembershipOptions.batchMs. */
+  /** See MembershipOptions. */
   epochBatchMs: number;
+  proposalTimeoutMs: number;
+  suspicionMs: number;
   onChange: (run: Run) => void;
 };
 
@@ -43,6 +53,7 @@ export class Run {
 
   constructor(options: RunOptions) {
     const { stored, metrics, membershipStore, signalGraceMs, epochBatchMs, onChange } = options;
+    const { proposalTimeoutMs, suspicionMs } = options;
     this.config = stored.config;
     this.token = stored.token;
     this.createdAt = stored.createdAt;
@@ -56,7 +67,9 @@ export class Run {
       lastEpoch: Math.max(stored.lastEpoch, metrics.maxEpoch),
       graceMs: signalGraceMs,
       batchMs: epochBatchMs,
-      onDeferredEpoch: () => onChange(this),
+      proposalTimeoutMs,
+      suspicionMs,
+      onChange: () => onChange(this),
       persist: (snapshot) => membershipStore.save(snapshot),
     });
     if (options.restored) this.membership.restore(options.restored, Date.now());
@@ -66,8 +79,14 @@ export class Run {
     return this.config.id;
   }
 
+  /** The last epoch number handed out, to a proposal or a commit. */
   get epochNumber(): number {
     return this.membership.epochNumber;
+  }
+
+  /** The committed epoch in force (what peers hold). */
+  get committedEpoch(): number {
+    return this.membership.committedNumber;
   }
 
   get memberCount(): number {
@@ -84,7 +103,7 @@ export class Run {
   }
 
   /**
-   * Shutdown: drops a pending epoch, writes the members' latest steps (they come back after a restart)
+   * Shutdown: drops a pending proposal, writes the members' latest steps (they come back after a restart)
    * and flushes the metrics file.
    */
   async close(): Promise<void> {
@@ -105,7 +124,13 @@ export class Run {
   }
 
   stored(): StoredRun {
-    return { config: this.config, token: this.token, createdAt: this.createdAt, lastEpoch: this.epochNumber };
+    return {
+      config: this.config,
+      token: this.token,
+      createdAt: this.createdAt,
+      lastEpoch: this.epochNumber,
+      committedEpoch: this.committedEpoch,
+    };
   }
 
   checkToken(token: string): boolean {
@@ -113,8 +138,8 @@ export class Run {
   }
 
   /**
-   * Adds a peer and starts an epoch that includes it. `admitted` runs between the two, so that the joiner
-   * learns its id before the first epoch that names it.
+   * Adds a peer and proposes an epoch that includes it. `admitted` runs between the two, so that the
+   * joiner learns its id before the first proposal that names it.
    */
   join(
     info: MemberInfo,
@@ -135,7 +160,8 @@ export class Run {
 
   /**
    * Connects a peer again as the member it was (after a server restart): same id, same place, no new
-   * epoch. `admitted` runs first (the acknowledgement), then the peer gets its payload of the current epoch.
+   * epoch. `admitted` runs first (the acknowledgement), then the peer gets its payload of the current
+   * epoch, then the pending proposal when there is one.
    */
   resume(
     peer: string,
@@ -160,6 +186,7 @@ export class Run {
     admitted(member);
     const payload = this.membership.payloadOf(peer);
     if (payload) channel.epoch(payload);
+    this.membership.askPending(member, now);
     this.membershipStore.saveSoon(() => this.membership.snapshot()); // its name or backend may be new
     this.onChange(this);
     return member;
@@ -169,27 +196,64 @@ export class Run {
     if (this.membership.remove(peer, now)) this.onChange(this);
   }
 
-  /** Removes the members silent (or away) for longer than timeoutMs in one epoch, telling each why. */
+  /** Removes the members silent (or away) for longer than timeoutMs in one proposal, telling each why. */
   evictSilent(now: number, timeoutMs: number): Member[] {
     const silent = this.membership.silent(now, timeoutMs);
     if (silent.length === 0) return silent;
-    this.membership.removeAll(
-      silent.map((m) => m.id),
+    const reason = (m: Member) =>
+      `no heartbeat or any other event from peer ${m.id} for over ${timeoutMs} ms`;
+    this.membership.evict(
+      silent.map((member) => ({ member, reason: reason(member) })),
       now,
     );
-    for (const member of silent) {
-      member.channel.evicted(
-        `no heartbeat, progress or metrics from peer ${member.id} for over ${timeoutMs} ms`,
-      );
-    }
     this.onChange(this);
     return silent;
   }
 
-  /** A heartbeat: the member is alive, nothing else changed. */
-  heartbeat(member: Member, now: number): void {
-    member.report(undefined, now);
+  /** Removes reported members that have gone silent since their report (the periodic sweep). */
+  sweepReports(now: number): void {
+    if (this.membership.sweepReports(now).length > 0) this.onChange(this);
+  }
+
+  /** A heartbeat: the member is alive, and says what it is doing when `status` is given. */
+  heartbeat(member: Member, status: PeerStatus | undefined, now: number): void {
+    if (status) member.reportStatus(status, now);
+    else member.report(undefined, now);
     this.onChange(this);
+  }
+
+  /** `epoch-ready`: an answer to the pending proposal; the last answer commits it. */
+  epochReady(member: Member, epoch: number, barrier: number, now: number): Refusal | undefined {
+    const pending = this.membership.proposal;
+    if (!this.membership.ready(member, epoch, barrier, now)) {
+      const what = pending ? `the pending proposal is epoch ${pending.epoch}` : 'no proposal is pending';
+      return new Refusal('stale-epoch', `epoch ${epoch} is not a proposal awaiting your answer (${what})`);
+    }
+    this.onChange(this);
+    return undefined;
+  }
+
+  /** `neighbour-missed`: `member` gave up on a neighbour; enough reports remove that neighbour. */
+  neighbourMissed(member: Member, report: MissReport, now: number): Refusal | undefined {
+    const outcome = this.membership.reportMissed(member, report, now);
+    if (outcome === 'not-neighbour') {
+      return new Refusal(
+        'not-neighbour',
+        `peer ${report.peer} is not a neighbour of ${member.id} in epoch ${report.epoch}`,
+      );
+    }
+    if (outcome === 'recorded') this.onChange(this);
+    return undefined;
+  }
+
+  /** `neighbour-status`: what the server knows of a neighbour of `member`. */
+  neighbourStatus(member: Member, peer: string, now: number): NeighbourStatusReply | Refusal {
+    const reply = this.membership.neighbourStatus(member, peer, now);
+    if (reply) return reply;
+    return new Refusal(
+      'not-neighbour',
+      `peer ${peer} is not a neighbour of ${member.id} in the current or the pending epoch`,
+    );
   }
 
   progress(member: Member, step: number, now: number): void {
@@ -216,7 +280,7 @@ export class Run {
       algorithm: this.config.algorithm.name,
       members: this.membership.size,
       maxPeers: this.config.maxPeers,
-      epoch: this.epochNumber,
+      epoch: this.committedEpoch,
       createdAt: this.createdAt,
     };
   }
@@ -226,11 +290,12 @@ export class Run {
     return {
       runId: this.id,
       name: this.config.name,
-      topology: epoch?.topologyName ?? formatTopologySpec(this.config.topology),
-      topologyFallback: epoch?.fallback,
-      epoch: this.epochNumber,
+      topology: epoch?.layout.topologyName ?? formatTopologySpec(this.config.topology),
+      topologyFallback: epoch?.layout.fallback,
+      epoch: this.committedEpoch,
       activationStep: epoch?.activationStep ?? 0,
-      period: epoch?.period ?? 1,
+      period: epoch?.layout.period ?? 1,
+      pending: this.membership.proposal,
       members: this.membership.list().map((m, index) => ({
         peer: m.id,
         away: m.away,
@@ -241,16 +306,19 @@ export class Run {
         step: m.step,
         joinedAt: m.joinedAt,
         lastSeenAt: m.lastSeenAt,
+        status: m.status,
+        statusAgeMs: m.statusAt === null ? null : Math.max(0, now - m.statusAt),
         latest: this.metrics.latest(m.id),
         links: this.metrics.links(m.id),
       })),
-      links: epoch ? [...epoch.links] : [],
-      linksTruncated: epoch?.linksTruncated ?? false,
+      links: epoch ? [...epoch.layout.links] : [],
+      linksTruncated: epoch?.layout.linksTruncated ?? false,
+      failedLinks: this.membership.failedLinks(),
       updatedAt: now,
     };
   }
 
-  /** A new step moves the next epoch's activation step, so the stored membership is brought up to date. */
+  /** Steps are kept in the stored membership: a restarted server shows where its members were. */
   private report(member: Member, step: number, now: number): void {
     const before = member.step;
     member.report(step, now);

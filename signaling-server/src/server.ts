@@ -4,15 +4,18 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ClientToServerEvents, ServerToClientEvents } from '@demuon/shared/protocol';
 import { Server } from 'socket.io';
 import { createHttpHandler } from './http-api';
 import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_LIMITS,
+  DEFAULT_PROPOSAL_TIMEOUT_MS,
   DEFAULT_RUN_STATE_INTERVAL_MS,
   DEFAULT_SIGNAL_GRACE_MS,
   heartbeatIntervalMs,
   type Limits,
+  suspicionBoundMs,
 } from './limits';
 import { consoleLogger, type Logger } from './log';
 import { DEFAULT_METRICS_LIMITS, type MetricsLimits } from './metrics-store';
@@ -33,8 +36,9 @@ export type SignalingServerOptions = {
   /** Run configs (RunConfig inputs, validated here) to create, or to update when their config changed. */
   runs?: readonly unknown[];
   /**
-   * A peer that sends no heartbeat, progress or metrics for this long is removed (and so is a peer restored
-   * after a restart that does not resume within it). Peers are asked to beat 4 times as often. Default 10 s.
+   * A peer that sends no heartbeat (or any other event) for this long is removed (and so is a peer
+   * restored after a restart that does not resume within it). Peers are asked to beat every
+   * min(1 s, timeout / 4); a neighbour reported missing is removed after 3 beats of silence. Default 10 s.
    */
   heartbeatTimeoutMs?: number;
   log?: Logger;
@@ -48,6 +52,11 @@ export type SignalingServerOptions = {
    * for runs of hundreds of peers joining at once: every epoch goes to every member.
    */
   epochBatchMs?: number;
+  /**
+   * A member that does not answer an epoch proposal (`epoch-ready`) within this long is removed, and the
+   * rest get a new proposal. Default 5 s.
+   */
+  proposalTimeoutMs?: number;
   runStateIntervalMs?: number;
   limits?: Partial<Limits>;
   metricsLimits?: Partial<MetricsLimits>;
@@ -68,6 +77,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   const log = options.log ?? consoleLogger;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  const heartbeatMs = heartbeatIntervalMs(heartbeatTimeoutMs);
   const configs = parseRunConfigs(options.runs ?? [], 'runs');
   let closing = false;
 
@@ -77,6 +87,8 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     adminToken: options.adminToken,
     signalGraceMs: options.signalGraceMs ?? DEFAULT_SIGNAL_GRACE_MS,
     epochBatchMs: options.epochBatchMs ?? 0,
+    proposalTimeoutMs: options.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS,
+    suspicionMs: suspicionBoundMs(heartbeatMs),
     metricsLimits: { ...DEFAULT_METRICS_LIMITS, ...options.metricsLimits },
     onChange: (run) => {
       broadcaster.changed(run);
@@ -94,12 +106,14 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   // The HTTP handler must exist before socket.io attaches: engine.io wraps the listeners it finds.
   const http = { registry, limits, log, urls: new PublicUrls(''), webRoot: options.webRoot };
   const httpServer = createServer(createHttpHandler(http));
-  const io = new Server(httpServer, { maxHttpBufferSize: limits.maxMessageBytes, serveClient: false });
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
+    maxHttpBufferSize: limits.maxMessageBytes,
+    serveClient: false,
+  });
   const broadcaster = new RunStateBroadcaster(
     io,
     options.runStateIntervalMs ?? DEFAULT_RUN_STATE_INTERVAL_MS,
   );
-  const heartbeatMs = heartbeatIntervalMs(heartbeatTimeoutMs);
   const session = { registry, broadcaster, limits, log, heartbeatMs, closing: () => closing };
   io.on('connection', (socket) => new PeerSession(socket, session));
 
@@ -119,7 +133,11 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   const sweep = setInterval(
     () => {
       const now = Date.now();
-      for (const run of registry.list()) run.evictSilent(now, heartbeatTimeoutMs);
+      for (const run of registry.list()) {
+        // Reports first: a reported member gone silent is removed with the reason that names its reporters.
+        run.sweepReports(now);
+        run.evictSilent(now, heartbeatTimeoutMs);
+      }
     },
     Math.min(1000, Math.max(20, heartbeatTimeoutMs / 4)),
   );

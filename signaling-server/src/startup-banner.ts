@@ -32,7 +32,7 @@ export function startupBanner({ urls, host, dataDir, runs, adminToken, heartbeat
     );
     if (run.awayCount > 0) {
       lines.push(
-        `  resuming: ${run.awayCount} peer(s) of epoch ${run.epochNumber} from before the restart; ` +
+        `  resuming: ${run.awayCount} peer(s) of epoch ${run.committedEpoch} from before the restart; ` +
           `those not back within ${heartbeatTimeoutMs} ms are dropped`,
       );
     }

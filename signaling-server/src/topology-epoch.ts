@@ -1,8 +1,10 @@
 /**
- * One topology epoch of a run: the members in index order (join order), the mixing matrices of the run's
- * topology over that many nodes, and from them what every member is told and whom it may signal.
- * The matrices are only needed while the payloads are built; an epoch keeps the (sparse) neighbour lists
- * and the payloads, which a peer resuming after a server restart gets again.
+ * Topology epochs of a run: the members in index order (join order), the mixing matrices of the run's
+ * topology over that many nodes, and from them what every member is told. An epoch is first *proposed*
+ * (its payloads without an activation step) and then *committed* at the activation step its members'
+ * answers allow. The matrices live only from the proposal to the commit; a committed epoch keeps its
+ * layout (sparse neighbour lists) and its payloads, which a peer resuming after a server restart gets
+ * again.
  */
 import {
   inNeighbours,
@@ -13,57 +15,28 @@ import {
   type Topology,
   type TopologySpec,
 } from '@demuon/shared/graph';
-import type { Epoch } from '@demuon/shared/protocol';
-import type { TopologyLink } from './wire-schemas';
+import type { Epoch, EpochProposal } from '@demuon/shared/protocol';
+import { EpochLayout } from './epoch-layout';
 
-/** A run-state snapshot lists at most this many directed edges (a complete graph of 500 has 249 500). */
-export const MAX_SNAPSHOT_LINKS = 4096;
-
-export type EpochInput = {
-  number: number;
-  activationStep: number;
+export type LayoutInput = {
   members: readonly string[];
   spec: TopologySpec;
   seed: number;
-  /** Members that joined since the last epoch: each is told whom to bootstrap its state from. */
+  /** Members that joined since the last committed epoch: each is told whom to bootstrap its state from. */
   joiners: ReadonlySet<string>;
 };
 
-export class TopologyEpoch {
-  readonly number: number;
-  readonly activationStep: number;
-  readonly members: readonly string[];
-  readonly topologyName: string;
-  /** Set when the run's spec cannot be built on this many members and a ring is used instead. */
-  readonly fallback?: string;
-  readonly period: number;
-  /** Directed edges for dashboards, capped at MAX_SNAPSHOT_LINKS. */
-  readonly links: readonly TopologyLink[];
-  readonly linksTruncated: boolean;
-  /** The members told to bootstrap in this epoch (persisted: their payloads carry `bootstrapFrom`). */
-  readonly joiners: ReadonlySet<string>;
-  private memberPayloads: readonly Epoch[] = [];
-  private readonly indexOf: Map<string, number>;
-  /** Per member index, the sorted indices it sends to or receives from at some step of the period. */
-  private readonly neighbours: Int32Array[];
+export type EpochInput = LayoutInput & { number: number; activationStep: number };
 
-  private constructor(input: EpochInput, topology: Topology, fallback: string | undefined) {
-    this.number = input.number;
-    this.activationStep = input.activationStep;
-    this.members = input.members;
-    this.topologyName = topology.name;
-    this.fallback = fallback;
-    this.period = topology.period;
-    this.joiners = input.joiners;
-    this.indexOf = new Map(input.members.map((peer, i) => [peer, i]));
-    const { neighbours, links, truncated } = linksOf(topology, input.members);
-    this.neighbours = neighbours;
-    this.links = links;
-    this.linksTruncated = truncated;
-  }
+/** The next epoch before its activation step is known: what `epoch-propose` carries. */
+export class ProposedEpoch {
+  private constructor(
+    readonly number: number,
+    readonly layout: EpochLayout,
+    private readonly topology: Topology,
+  ) {}
 
-  /** Builds the epoch and the payload of every member, in member order. */
-  static build(input: EpochInput): { epoch: TopologyEpoch; payloads: Epoch[] } {
+  static make(number: number, input: LayoutInput): ProposedEpoch {
     const n = input.members.length;
     let topology: Topology;
     let fallback: string | undefined;
@@ -75,59 +48,96 @@ export class TopologyEpoch {
       topology = makeTopology('ring', n);
       fallback = `${(error as Error).message}; using a ring meanwhile`;
     }
-    const epoch = new TopologyEpoch(input, topology, fallback);
-    epoch.memberPayloads = epoch.payloads(topology, input.joiners);
-    return { epoch, payloads: [...epoch.memberPayloads] };
+    return new ProposedEpoch(
+      number,
+      new EpochLayout(input.members, topology, fallback, input.joiners),
+      topology,
+    );
   }
 
-  indexOfPeer(peer: string): number | undefined {
-    return this.indexOf.get(peer);
+  /**
+   * Every member's proposal, in member order. For a time-varying graph the neighbourhood outside the
+   * schedule is that of step 0 of the period (the activation step is not known yet): the schedule is
+   * what counts.
+   */
+  payloads(): EpochProposal[] {
+    return payloadsOf(this.layout, this.topology, this.number, 0);
+  }
+
+  /** The epoch from `activationStep` on, with every member's payload in member order. */
+  commit(activationStep: number): { epoch: TopologyEpoch; payloads: Epoch[] } {
+    const payloads = payloadsOf(this.layout, this.topology, this.number, activationStep).map(
+      (proposal): Epoch => ({ ...proposal, activationStep }),
+    );
+    const epoch = new TopologyEpoch(this.number, activationStep, this.layout, payloads);
+    return { epoch, payloads: [...payloads] };
+  }
+}
+
+export class TopologyEpoch {
+  constructor(
+    readonly number: number,
+    readonly activationStep: number,
+    readonly layout: EpochLayout,
+    private readonly memberPayloads: readonly Epoch[],
+  ) {}
+
+  /** Proposes and commits at once: the epoch a restarted server takes back from its stored inputs. */
+  static build(input: EpochInput): { epoch: TopologyEpoch; payloads: Epoch[] } {
+    return ProposedEpoch.make(input.number, input).commit(input.activationStep);
+  }
+
+  get members(): readonly string[] {
+    return this.layout.members;
+  }
+
+  get joiners(): ReadonlySet<string> {
+    return this.layout.joiners;
   }
 
   /** The payload this epoch gave `peer`. */
   payloadOf(peer: string): Epoch | undefined {
-    const index = this.indexOf.get(peer);
+    const index = this.layout.indexOfPeer(peer);
     return index === undefined ? undefined : this.memberPayloads[index];
   }
 
-  /** Whether a and b exchange frames at some step of the period, in either direction. */
   linked(a: string, b: string): boolean {
-    const i = this.indexOf.get(a);
-    const j = this.indexOf.get(b);
-    if (i === undefined || j === undefined || i === j) return false;
-    return binarySearch(this.neighbours[i], j);
+    return this.layout.linked(a, b);
   }
+}
 
-  private payloads(topology: Topology, joiners: ReadonlySet<string>): Epoch[] {
-    const members = [...this.members];
-    const current = topology.at(this.activationStep);
-    const schedule =
-      topology.period > 1
-        ? Array.from(
-            { length: topology.period },
-            (_, k) => (i: number) => neighbourhood(topology.at(k), i, members),
-          )
-        : undefined;
-    // Joiners fetch the state from a member that has one; a run of joiners only starts afresh.
-    const established = members.some((peer) => !joiners.has(peer));
-    return members.map((peer, index) => {
-      const own = neighbourhood(current, index, members);
-      const payload: Epoch = {
-        epoch: this.number,
-        activationStep: this.activationStep,
-        members,
-        index,
-        ...own,
-      };
-      if (joiners.has(peer) && established)
-        payload.bootstrapFrom = bootstrapSource(own.inNeighbours, joiners);
-      if (schedule) {
-        payload.period = topology.period;
-        payload.schedule = schedule.map((at) => at(index));
-      }
-      return payload;
-    });
-  }
+/** Every member's payload without an activation step; the neighbourhood outside the schedule is `step`'s. */
+function payloadsOf(layout: EpochLayout, topology: Topology, number: number, step: number): EpochProposal[] {
+  const members = [...layout.members];
+  const { joiners } = layout;
+  const current = topology.at(step);
+  // The bootstrap source must be the same in the proposal and the commit: it comes from step 0.
+  const first = topology.at(0);
+  const schedule =
+    topology.period > 1
+      ? Array.from(
+          { length: topology.period },
+          (_, k) => (i: number) => neighbourhood(topology.at(k), i, members),
+        )
+      : undefined;
+  // Joiners fetch the state from a member that has one; a run of joiners only starts afresh.
+  const established = members.some((peer) => !joiners.has(peer));
+  return members.map((peer, index) => {
+    const payload: EpochProposal = {
+      epoch: number,
+      members,
+      index,
+      ...neighbourhood(current, index, members),
+    };
+    if (joiners.has(peer) && established) {
+      payload.bootstrapFrom = bootstrapSource(neighbourhood(first, index, members).inNeighbours, joiners);
+    }
+    if (schedule) {
+      payload.period = topology.period;
+      payload.schedule = schedule.map((at) => at(index));
+    }
+    return payload;
+  });
 }
 
 /**
@@ -144,50 +154,4 @@ function neighbourhood(w: MixingMatrix, i: number, members: readonly string[]) {
     inNeighbours: inNeighbours(w, i).map(({ from, weight }) => ({ peer: members[from], weight })),
     outNeighbours: outNeighbours(w, i).map((j) => members[j]),
   };
-}
-
-function linksOf(topology: Topology, members: readonly string[]) {
-  const n = members.length;
-  const linkedSets = Array.from({ length: n }, () => new Set<number>());
-  const edgeWeights = new Map<number, number[]>();
-  let truncated = false;
-  for (let k = 0; k < topology.period; k++) {
-    const w = topology.at(k);
-    for (let to = 0; to < n; to++) {
-      for (const { from, weight } of inNeighbours(w, to)) {
-        linkedSets[to].add(from);
-        linkedSets[from].add(to);
-        const key = from * n + to;
-        let weights = edgeWeights.get(key);
-        if (!weights) {
-          if (edgeWeights.size >= MAX_SNAPSHOT_LINKS) {
-            truncated = true;
-            continue;
-          }
-          weights = new Array<number>(topology.period).fill(0);
-          edgeWeights.set(key, weights);
-        }
-        weights[k] = weight;
-      }
-    }
-  }
-  const neighbours = linkedSets.map((set) => Int32Array.from(set).sort());
-  const links = [...edgeWeights].map(([key, weights]) => ({
-    from: members[Math.floor(key / n)],
-    to: members[key % n],
-    weights,
-  }));
-  return { neighbours, links, truncated };
-}
-
-function binarySearch(sorted: Int32Array, value: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] === value) return true;
-    if (sorted[mid] < value) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }

@@ -1,7 +1,8 @@
 /**
  * The browser client, served from its vite build (`npm run build:web` writes client/dist): the join page at
  * /join/<id>, the run overview at /runs/<id>, and their assets, the onnxruntime wasm files and the prepared
- * corpus files. `/` lists the runs. Without a build, the pages say how to make one.
+ * corpus files, all cross-origin isolated. `/` lists the runs. Without a build, the pages say how to make
+ * one.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
@@ -20,6 +21,16 @@ const CONTENT_TYPES: Record<string, string> = {
   '.bin': 'application/octet-stream',
   '.map': 'application/json',
 };
+
+/**
+ * Makes the pages cross-origin isolated: shared wasm memory, which onnxruntime-web's wasm threads need, is
+ * only given to such pages. Everything the pages load comes from this server, so nothing is blocked by it;
+ * the assets carry the headers too, for the workers they start.
+ */
+const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+} as const;
 
 /** Answers `path` from the client build; false when it is neither a page nor a file of the build. */
 export function serveWebClient(
@@ -50,6 +61,7 @@ export function serveWebClient(
 
 function sendFile(res: ServerResponse, file: string, cacheControl: string): true {
   res.writeHead(200, {
+    ...ISOLATION_HEADERS,
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
     'content-length': statSync(file).size,
     'cache-control': cacheControl,
@@ -75,7 +87,7 @@ function sendNotBuilt(res: ServerResponse): true {
 }
 
 function sendPage(res: ServerResponse, title: string, body: string): true {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.writeHead(200, { ...ISOLATION_HEADERS, 'content-type': 'text/html; charset=utf-8' });
   res.end(
     `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
       `<title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,

@@ -2,9 +2,10 @@
  * Signaling load benchmark. A signaling server runs in a child process (so that its memory and CPU time
  * are its own); this process opens N socket.io clients on loopback, joins them all to one ring run, then
  * relays signals between neighbours: bursts (every peer signals both neighbours at once) and a steady rate.
- * Reports join latency, the time until every peer holds the final epoch, relay latency p50/p99, the
- * departure of all peers at once, and the server's RSS, heap and CPU time. It runs twice: with one epoch per
- * membership change (the default) and with changes batched over --batch-ms. Bounded in peers, rounds and
+ * Peers answer every epoch proposal at once. Reports join latency, the time until every peer holds the
+ * final (committed) epoch, relay latency p50/p99, the departure of all peers at once, and the server's
+ * RSS, heap and CPU time. It runs twice: with one proposal per membership change (the default) and with
+ * changes batched over --batch-ms. Bounded in peers, rounds and
  * time (--deadline-s); prints a table and writes docs/bench/signaling-load.{md,json}.
  *
  *   npm run bench:signaling [-- --peers 500 --concurrency 50 --bursts 10 --steady-rate 1000 --batch-ms 50]
@@ -19,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Epoch, EVENTS } from '@demuon/shared/protocol';
+import { type Epoch, type EpochProposal, EVENTS } from '@demuon/shared/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
 
@@ -72,8 +73,10 @@ async function serve(epochBatchMs: number): Promise<void> {
     runs: [
       { id: RUN_ID, topology: 'ring', maxPeers: 1024, algorithm: { name: 'demuon', lr: { eta: 0.05 } } },
     ],
-    // Bench clients send no progress; nobody should be evicted while the bench runs.
+    // Bench clients send no progress; nobody should be evicted while the bench runs, not even when
+    // answers to proposals queue up behind hundreds of joins in the clients' one process.
     heartbeatTimeoutMs: 3_600_000,
+    proposalTimeoutMs: 600_000,
     epochBatchMs,
     log: silentLogger,
   });
@@ -188,6 +191,10 @@ async function measure(settings: Settings, epochBatchMs: number): Promise<Measur
   let next = 0;
   await inBatches(count, concurrency, async () => {
     const peer = peers[next++];
+    // Every proposal is answered at once (barrier 0: bench peers do not train); the commit is the epoch.
+    peer.socket.on(EVENTS.epochPropose, ({ epoch }: EpochProposal) => {
+      peer.socket.emit(EVENTS.epochReady, { epoch, barrier: 0 });
+    });
     peer.socket.on(EVENTS.epoch, (epoch: Epoch) => {
       peer.epoch = epoch;
       peer.epochsReceived++;

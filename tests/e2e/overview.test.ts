@@ -83,7 +83,7 @@ const link = (peer: string, state: Link['state'], extra: Partial<Link> = {}): Li
   bytesReceived: 1e6,
   drops: 0,
   rttMs: 3,
-  throughputBps: 2e6,
+  bytesPerSecond: 2e6,
   ...extra,
 });
 

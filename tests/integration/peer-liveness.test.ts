@@ -84,6 +84,7 @@ async function joinPeer(
     data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
     waitForPeers: options.waitForPeers ?? 1,
     onStep: options.onStep,
+    log: process.env.LIVENESS_LOG ? (line) => console.log(`${Date.now() % 100000} ${line}`) : undefined,
   });
   peers.push(peer);
   return peer;
@@ -142,7 +143,8 @@ it('a membership change at every step costs no round a deadline', async () => {
     }
     const peer = await joinPeer(CHURN_RUN);
     visitor = peer;
-    extras.push({ peer, training: peer.train() });
+    // A visitor leaves the run once it stops, as a closed tab does.
+    extras.push({ peer, training: peer.train().then(() => peer.close()) });
   };
   const stable = [
     await joinPeer(CHURN_RUN, {

@@ -85,7 +85,7 @@ describe('npm start', () => {
     try {
       const ack = await peer.join('default', join![3]);
       expect(ack.run.model.preset).toBe('tiny');
-      expect(ack.heartbeatMs).toBe(2500);
+      expect(ack.heartbeatMs).toBe(1000);
       await peer.epoch(0);
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);

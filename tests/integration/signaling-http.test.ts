@@ -4,16 +4,19 @@
  */
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENTS, type Metrics } from '@demuon/shared/protocol';
-import { describe, expect, it } from 'vitest';
 import {
   AckSchema,
-  createSignalingServer,
-  type Logger,
+  EVENTS,
   METRICS_COLUMNS,
+  type Metrics,
   MetricsPointSchema,
   RunStateSchema,
   RunSummarySchema,
+} from '@demuon/shared/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  createSignalingServer,
+  type Logger,
   type SignalingServer,
   silentLogger,
 } from '../../signaling-server/src';
@@ -162,7 +165,9 @@ describe('watch', () => {
     expect(empty).toMatchObject({ runId: 'default', members: [], topology: 'ring' });
 
     const peer = await joined(server, 'default');
-    const withPeer = RunStateSchema.parse(await dashboard.next(EVENTS.runState));
+    let withPeer = RunStateSchema.parse(await dashboard.next(EVENTS.runState));
+    // A snapshot may show the peer's proposal before its commit: the commit sends another.
+    while (withPeer.pending !== null) withPeer = RunStateSchema.parse(await dashboard.next(EVENTS.runState));
     expect(withPeer.members.map((m) => m.peer)).toEqual([peer.peerId]);
     expect(withPeer.epoch).toBe(peer.current!.epoch);
 

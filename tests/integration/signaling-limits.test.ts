@@ -5,14 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENTS } from '@demuon/shared/protocol';
+import { AckSchema, EVENTS } from '@demuon/shared/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AckSchema,
-  createSignalingServer,
-  type SignalingServer,
-  silentLogger,
-} from '../../signaling-server/src';
+import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import { TestClient } from '../../signaling-server/testing/test-client';
 
 const BURST = 40;
@@ -150,7 +145,8 @@ describe('rate limit', () => {
       Array.from({ length: BURST + 20 }, (_, i) => a.request(EVENTS.progress, { step: i + 1 })),
     );
     const accepted = acks.flatMap((ack, i) => ((ack as { ok: boolean }).ok ? [i + 1] : []));
-    expect(accepted.length).toBeGreaterThan(BURST - 3); // the join took a token, and time refills a few
+    // The join and the answers to two proposals took tokens, and time refills a few.
+    expect(accepted.length).toBeGreaterThan(BURST - 5);
     expect(accepted.length).toBeLessThan(BURST + 3);
     const refused = a.drain(EVENTS.error);
     expect(refused).toHaveLength(BURST + 20 - accepted.length);

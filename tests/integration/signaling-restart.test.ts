@@ -6,17 +6,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Epoch, EVENTS, type Metrics } from '@demuon/shared/protocol';
-import { describe, expect, it } from 'vitest';
 import {
   AckSchema,
-  createSignalingServer,
+  type Epoch,
+  EVENTS,
+  type Metrics,
   MetricsPointSchema,
   RunStateSchema,
-  type SignalingServer,
-  silentLogger,
-} from '../../signaling-server/src';
-import { TestClient } from '../../signaling-server/testing/test-client';
+} from '@demuon/shared/protocol';
+import { describe, expect, it } from 'vitest';
+import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { type ConnectOptions, TestClient } from '../../signaling-server/testing/test-client';
 import { signalingTestEnv } from '../helpers/signaling-env';
 
 // Short enough for a quick file, long enough for two peers to reconnect on a loaded 2-core machine.
@@ -44,8 +44,8 @@ async function stop(server: SignalingServer): Promise<void> {
   env.servers.splice(env.servers.indexOf(server), 1);
 }
 
-async function connect(server: SignalingServer): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
+async function connect(server: SignalingServer, options: ConnectOptions = {}): Promise<TestClient> {
+  const client = await TestClient.connect(server.url, options);
   env.clients.push(client);
   return client;
 }
@@ -100,8 +100,9 @@ describe('restart mid-run', () => {
     ]);
     expect(await metricsPoints(second)).toEqual(pointsBefore);
 
-    // a and b come back (new sockets, as after a reconnect); c never does.
-    const back = [await connect(second), await connect(second)];
+    // a and b come back (new sockets, as after a reconnect); c never does. They answer proposals with
+    // the steps after the ones they reported (5 and 6): neither will start those before a commit.
+    const back = [await connect(second, { barrier: 6 }), await connect(second, { barrier: 7 })];
     const stops: (() => void)[] = [];
     try {
       for (const [i, peer] of back.entries()) {
@@ -120,7 +121,7 @@ describe('restart mid-run', () => {
       expect(await back[0].request(EVENTS.signal, { to: ids[1], data: { y: 2 } })).toEqual({ ok: true });
       expect(await back[1].next(EVENTS.signal)).toEqual({ from: ids[0], data: { y: 2 } });
 
-      // c is evicted about TIMEOUT_MS after the start; a and b get one new epoch, activating after b's step.
+      // c is evicted about TIMEOUT_MS after the start; a and b get one new epoch, activating at b's barrier.
       const pair = await Promise.all(back.map((peer) => peer.epoch(4, 3000)));
       expect(pair.map((p) => [p.epoch, p.members, p.activationStep])).toEqual([
         [4, ids.slice(0, 2), 7],

@@ -35,10 +35,16 @@ export class ConnectionPool {
 
   constructor(private readonly options: ConnectionPoolOptions) {}
 
-  /** The connection to `peer`, started now if there is none. */
-  ensure(peer: string): SimplePeer.Instance {
-    const existing = this.connections.get(peer);
-    if (existing) return existing.instance;
+  /**
+   * Starts a connection to `peer` unless there is one, or the peer closed its side: peers come back under
+   * new ids, so a closed peer is not called again (an epoch that still names it was made before the
+   * server heard it leave).
+   */
+  ensure(peer: string): void {
+    if (!this.connections.has(peer) && !this.gone.has(peer)) this.connect(peer);
+  }
+
+  private connect(peer: string): SimplePeer.Instance {
     const { self, iceServers, connect, signal, opened, closed, log, now } = this.options;
     const instance = connect({ initiator: self < peer, config: { iceServers } });
     const connection: Connection = { instance, startedAt: now(), state: 'connecting' };
@@ -50,7 +56,6 @@ export class ConnectionPool {
     });
     instance.on('close', () => {
       connection.state = 'closed';
-      // Should a later epoch need this peer again, a new connection is made.
       if (this.connections.get(peer) === connection) {
         this.connections.delete(peer);
         this.gone.add(peer);
@@ -64,7 +69,9 @@ export class ConnectionPool {
 
   /** Passes a relayed WebRTC signal to the connection with `from` (made now if it is the answering side). */
   signal(from: string, data: SimplePeer.SignalData): void {
-    this.ensure(from).signal(data);
+    // A peer that calls again after its link closed is back (e.g. both sides resumed after a restart).
+    this.gone.delete(from);
+    (this.connections.get(from)?.instance ?? this.connect(from)).signal(data);
   }
 
   state(peer: string): LinkState {

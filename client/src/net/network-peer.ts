@@ -163,7 +163,7 @@ export class NetworkPeer<T extends Tensor> {
       status: (peer) => session.neighbourStatus(peer),
       report: (peer, step, reason) => {
         log(`step ${step}: gave up on neighbour ${peer} (${reason}); the server routes around it`);
-        session.reportMissed(peer, this.currentEpoch, step, reason);
+        session.reportMissed(peer, this.timeline.at(step)?.epoch ?? this.currentEpoch, step, reason);
       },
       ownStepMs: () => this.typicalStepMs(),
       now: this.now,
@@ -237,6 +237,7 @@ export class NetworkPeer<T extends Tensor> {
         this.setActivity({ kind: 'bootstrapping', from });
         await this.linksReady(first, first.activationStep);
         this.currentEpoch = first.epoch;
+        if (this.stopping) return this.finish();
         if (this.pool.state(from) !== 'open') throw new NeighbourMissed(from, first.activationStep, 'closed');
         await receiveState(this.link, backend, algorithm, this.handle(from), first.activationStep);
         this.options.log?.(
@@ -341,8 +342,9 @@ export class NetworkPeer<T extends Tensor> {
   close(): void {
     this.stop();
     this.watchdog.close();
-    this.pool.destroyAll();
+    // The server hears first, so that no new epoch names this peer once its links are gone.
     this.session.close(true);
+    this.pool.destroyAll();
   }
 
   private finish(): TrainOutcome {
@@ -396,7 +398,6 @@ export class NetworkPeer<T extends Tensor> {
    */
   private async linksReady(epoch: Epoch, step: number): Promise<void> {
     const peers = neighboursOf(epoch);
-    for (const p of peers) this.pool.ensure(p);
     const ready = () => {
       let all = true;
       for (const p of peers) {

@@ -183,6 +183,8 @@ export class SignalingSession {
         // Refused as 'not-joined': the server dropped this peer and the word of it was lost.
         if (code === 'not-joined' && about !== undefined && MEMBER_EVENTS.has(about))
           return this.evict('the server no longer counts this peer as a member');
+        // An answer to a proposal the server replaced meanwhile: the new one is on its way.
+        if (code === 'stale-epoch') return;
         return handlers.log(`the server refused '${about ?? 'an event'}': ${message}`);
       }
     }

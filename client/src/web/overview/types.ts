@@ -1,15 +1,15 @@
 /**
- * The shapes the overview reads, as the signaling server defines them (type-only imports: nothing of the
- * server or of zod reaches the bundle, and a change of the server's schemas fails the type check here).
+ * The shapes the overview reads, as shared/protocol defines them (type-only imports: nothing of zod
+ * reaches the bundle, and a change of the schemas fails the type check here).
  */
-export type { RunConfig } from '@demuon/shared/protocol';
 export type {
   MemberState,
   MetricsPoint,
+  RunConfig,
   RunState,
   RunSummary,
   TopologyLink,
-} from '../../../../signaling-server/src/wire-schemas';
+} from '@demuon/shared/protocol';
 
 import type { LinkStatsSchema } from '@demuon/shared/protocol';
 import type { z } from 'zod';

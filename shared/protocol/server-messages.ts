@@ -1,27 +1,30 @@
 /**
- * Server-side shapes that shared/protocol does not define yet: the `watch` request, the relayed `signal`,
- * acknowledgements, the `run-state` snapshot and the stored metrics point. They are zod schemas so that the
- * tests (and later the dashboards) can parse what the server sends; once the browser client consumes them
- * they belong in shared/protocol/events.ts beside the others.
+ * What the signaling server sends besides epochs and errors, and the few requests only it defines: the
+ * `watch` subscription, the relayed `signal`, acknowledgements, the `run-state` snapshot, the stored
+ * metrics point and the run list. Peers, dashboards and tests parse the server's messages with these.
  */
-import { IdSchema, LinkStatsSchema, MetricsSchema, RunConfigSchema } from '@demuon/shared/protocol';
 import { z } from 'zod';
+import { IdSchema, LinkStatsSchema, MetricsSchema, PeerStatusSchema, RunConfigSchema } from './events';
 
 const id = IdSchema;
+const finite = z.number().finite();
 
-/** `watch`: read-only subscription to a run's state; needs no token (see README). */
+/** `watch`: read-only subscription to a run's state; needs no token. */
 export const WatchSchema = z.object({ runId: id }).strict();
 
 /** `signal` as delivered to its addressee. */
 export const RelayedSignalSchema = z.object({ from: id, data: z.record(z.string(), z.unknown()) }).strict();
+export type RelayedSignal = z.infer<typeof RelayedSignalSchema>;
 
 export const ErrorBodySchema = z.object({ code: z.string(), message: z.string() }).strict();
 
+/** The acknowledgement of a refused event: the same code and message as its `error-reply`. */
+export const AckFailureSchema = z.object({ ok: z.literal(false), error: ErrorBodySchema }).strict();
+export type AckFailure = z.infer<typeof AckFailureSchema>;
+
 /** The acknowledgement of every event sent with a callback. */
-export const AckSchema = z.union([
-  z.looseObject({ ok: z.literal(true) }),
-  z.object({ ok: z.literal(false), error: ErrorBodySchema }).strict(),
-]);
+export const AckSchema = z.union([z.looseObject({ ok: z.literal(true) }), AckFailureSchema]);
+export type Ack = z.infer<typeof AckSchema>;
 
 /**
  * The acknowledgement of a successful `join` (also one with `resume`): the peer's id, the run it joined
@@ -35,8 +38,7 @@ export const JoinAckSchema = z
     heartbeatMs: z.number().int().positive(),
   })
   .strict();
-
-const finite = z.number().finite();
+export type JoinAck = z.infer<typeof JoinAckSchema>;
 
 /** One metrics report as stored (metrics.jsonl, metrics.json, CSV): scalars only, links stay in memory. */
 export const MetricsPointSchema = MetricsSchema.pick({
@@ -89,6 +91,10 @@ export const MemberStateSchema = z
     step: z.number().int().min(0).nullable(),
     joinedAt: z.number().int(),
     lastSeenAt: z.number().int(),
+    /** What the peer said it was doing in its latest heartbeat that carried a status; null before one. */
+    status: PeerStatusSchema.nullable(),
+    /** How long before this snapshot that status arrived, in ms; null without a status. */
+    statusAgeMs: finite.min(0).nullable(),
     latest: MetricsPointSchema.nullable(),
     /** Link statistics from the peer's latest metrics report. */
     links: z.array(LinkStatsSchema),
@@ -100,6 +106,25 @@ export type MemberState = z.infer<typeof MemberStateSchema>;
 export const TopologyLinkSchema = z.object({ from: id, to: id, weights: z.array(finite) }).strict();
 export type TopologyLink = z.infer<typeof TopologyLinkSchema>;
 
+/**
+ * A link of the current epoch that a member gave up on (`neighbour-missed` from `from` about `to`), with
+ * the reason of its latest report: one of MISS_REASONS, typed as a string so that dashboards built against
+ * an older list still read newer reasons.
+ */
+export const FailedLinkSchema = z.object({ from: id, to: id, reason: z.string() }).strict();
+export type FailedLink = z.infer<typeof FailedLinkSchema>;
+
+/** The next epoch while its members answer `epoch-propose`. */
+export const PendingEpochSchema = z
+  .object({
+    epoch: z.number().int().min(0),
+    members: z.array(id),
+    /** Members that have not answered yet. */
+    waitingFor: z.array(id),
+  })
+  .strict();
+export type PendingEpoch = z.infer<typeof PendingEpochSchema>;
+
 /** `run-state`, also GET /api/runs/<id>: what the overview dashboard draws. */
 export const RunStateSchema = z
   .object({
@@ -109,14 +134,18 @@ export const RunStateSchema = z
     topology: z.string(),
     /** Why the run's own spec was not used for the current member count, if it was not. */
     topologyFallback: z.string().optional(),
-    /** 0 before the first join. */
+    /** The committed epoch in force; 0 before the first join. */
     epoch: z.number().int().min(0),
     activationStep: z.number().int().min(0),
     period: z.number().int().min(1),
+    /** The proposed next epoch, while members answer it; null otherwise. */
+    pending: PendingEpochSchema.nullable(),
     members: z.array(MemberStateSchema),
     links: z.array(TopologyLinkSchema),
     /** True when the graph has more edges than a snapshot carries (large dense graphs). */
     linksTruncated: z.boolean(),
+    /** Links of the current epoch that members reported as failed. */
+    failedLinks: z.array(FailedLinkSchema),
     updatedAt: z.number().int(),
   })
   .strict();

@@ -1,0 +1,31 @@
+/**
+ * The codes of `error-reply` (and of `{ ok: false, error }` acknowledgements): one list for the server that
+ * sends them and the peers and dashboards that act on them.
+ */
+export const REFUSAL_CODES = [
+  /** Unknown event, or a payload its schema refuses; the message names the field. */
+  'bad-event',
+  /** Wrong or missing join token. */
+  'bad-token',
+  'unknown-run',
+  /** The run has its maxPeers members. */
+  'run-full',
+  'already-joined',
+  /** Anything but `join` and `watch` from a socket that is no member (never joined, left, or evicted). */
+  'not-joined',
+  /** `resume` naming no member of the run, or a member someone is connected as. */
+  'cannot-resume',
+  /** A signal, report or status question about a peer this member is not linked with. */
+  'not-neighbour',
+  'unknown-peer',
+  /** A signal to a member restored after a server restart that has not resumed yet. */
+  'peer-away',
+  /** `epoch-ready` for an epoch that is not the pending proposal (superseded, committed, or never made). */
+  'stale-epoch',
+  'too-large',
+  'rate-limited',
+  'too-many-watches',
+  /** The server failed; the event changed nothing. */
+  'internal',
+] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];

@@ -1,0 +1,81 @@
+/**
+ * One member of a run as the server knows it: who it is, how to reach its socket, when it was last heard
+ * from, what it last said it was doing, and whether it owes an answer to an epoch proposal.
+ */
+import type { Epoch, EpochProposal, PeerStatus } from '@demuon/shared/protocol';
+import type { StoredMember } from './membership-store';
+
+export type MemberInfo = {
+  name?: string;
+  platform: 'browser' | 'node';
+  backend: 'webgpu' | 'wasm' | 'cpu';
+};
+
+/** How the server reaches a member's socket. */
+export interface MemberChannel {
+  propose(payload: EpochProposal): void;
+  epoch(payload: Epoch): void;
+  signal(from: string, data: Record<string, unknown>): void;
+  /** The server removed the member on its own (silent, reported, no answer): tell it why. */
+  evicted(reason: string): void;
+}
+
+/** The channel of a member restored after a restart until its peer resumes: nothing reaches it. */
+const AWAY: MemberChannel = { propose() {}, epoch() {}, signal() {}, evicted() {} };
+
+export class Member {
+  /** The largest step reported through progress or metrics; null before the first report. */
+  step: number | null = null;
+  /** The latest status a heartbeat carried, and when it arrived. */
+  status: PeerStatus | null = null;
+  statusAt: number | null = null;
+  /**
+   * Since when the member owes an answer to an epoch proposal; null when it owes none. A proposal that
+   * replaces an unanswered one does not reset it, so that churn cannot keep a mute member forever.
+   */
+  unansweredSince: number | null = null;
+
+  constructor(
+    readonly id: string,
+    public info: MemberInfo,
+    public channel: MemberChannel,
+    readonly joinedAt: number,
+    public lastSeenAt: number,
+  ) {}
+
+  /** A member of the stored epoch, back without a connection; its heartbeat clock starts now. */
+  static away(stored: StoredMember, now: number): Member {
+    const { id, name, platform, backend, joinedAt, step } = stored;
+    const member = new Member(id, { name, platform, backend }, AWAY, joinedAt, now);
+    member.step = step;
+    return member;
+  }
+
+  /** True while nobody is connected as this member (restored after a restart, not resumed yet). */
+  get away(): boolean {
+    return this.channel === AWAY;
+  }
+
+  /** Connected again (after a restart) through `channel`. */
+  reconnect(info: MemberInfo, channel: MemberChannel, now: number): void {
+    this.info = info;
+    this.channel = channel;
+    this.lastSeenAt = now;
+  }
+
+  report(step: number | undefined, now: number): void {
+    if (step !== undefined && (this.step === null || step > this.step)) this.step = step;
+    this.lastSeenAt = now;
+  }
+
+  reportStatus(status: PeerStatus, now: number): void {
+    this.status = status;
+    this.statusAt = now;
+    this.lastSeenAt = now;
+  }
+
+  stored(): StoredMember {
+    const { name, platform, backend } = this.info;
+    return { id: this.id, name, platform, backend, joinedAt: this.joinedAt, step: this.step };
+  }
+}
