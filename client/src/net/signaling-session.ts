@@ -168,24 +168,32 @@ export class SignalingSession {
     if (this.ended) return;
     const { handlers } = this;
     const parsed = parse(event, payload);
-    if (!parsed) return handlers.log(`ignored a malformed '${event}' event from the server`);
+    if (!parsed) {
+      handlers.log(`ignored a malformed '${event}' event from the server`);
+      return;
+    }
     switch (parsed.event) {
       case 'epoch':
-        return handlers.epoch(parsed.value);
+        handlers.epoch(parsed.value);
+        break;
       case 'proposal':
-        return handlers.proposal(parsed.value);
+        handlers.proposal(parsed.value);
+        break;
       case 'signal':
-        return handlers.signal(parsed.value.from, parsed.value.data);
+        handlers.signal(parsed.value.from, parsed.value.data);
+        break;
       case 'evicted':
-        return this.evict(parsed.value.reason);
+        this.evict(parsed.value.reason);
+        break;
       case 'error': {
         const { code, message, event: about } = parsed.value;
         // Refused as 'not-joined': the server dropped this peer and the word of it was lost.
         if (code === 'not-joined' && about !== undefined && MEMBER_EVENTS.has(about))
-          return this.evict('the server no longer counts this peer as a member');
-        // An answer to a proposal the server replaced meanwhile: the new one is on its way.
-        if (code === 'stale-epoch') return;
-        return handlers.log(`the server refused '${about ?? 'an event'}': ${message}`);
+          this.evict('the server no longer counts this peer as a member');
+        // An answer to a proposal the server replaced meanwhile is refused: the new one is on its way.
+        else if (code !== 'stale-epoch')
+          handlers.log(`the server refused '${about ?? 'an event'}': ${message}`);
+        break;
       }
     }
   }
