@@ -23,8 +23,10 @@ export interface RoundWatchdogOptions {
   waiting?(peer: string, step: number, sinceMs: number): void;
   /** Shortest time between two looks at a waited-for neighbour (default 1000 ms). */
   minCheckMs?: number;
-  /** A neighbour is stuck after this many of its step times in one phase (default 4). */
+  /** A neighbour is stuck after this many of its step times in one phase (default 8)… */
   stuckFactor?: number;
+  /** …and never before this long (default 10 000 ms): a loaded machine stalls a phase now and then. */
+  minStuckMs?: number;
   /** Before anyone's step time is known, how long one phase may last (the run's gossipTimeoutMs). */
   startupMs: number;
 }
@@ -76,6 +78,7 @@ interface Watch {
 
 export class RoundWatchdog {
   private readonly absent = new Map<string, MissReason>();
+  private readonly departed = new Set<string>();
   private readonly watches = new Set<Watch>();
   /** Rounds given up, by reason. */
   readonly misses: Partial<Record<MissReason, number>> = {};
@@ -87,7 +90,7 @@ export class RoundWatchdog {
    * function to call when the message arrived (or the wait ended otherwise).
    */
   watch(peer: string, step: number, giveUp: (missed: NeighbourMissed) => void): () => void {
-    const known = this.absent.get(peer);
+    const known = this.departed.has(peer) ? 'closed' : this.absent.get(peer);
     if (known) {
       void Promise.resolve().then(() => giveUp(new NeighbourMissed(peer, step, known)));
       return () => {};
@@ -113,7 +116,7 @@ export class RoundWatchdog {
 
   /** Gives up on `peer` now (its link closed, or never opened): reported once, not waited for again. */
   miss(peer: string, step: number, reason: MissReason): void {
-    if (this.absent.has(peer)) return;
+    if (this.isAbsent(peer)) return;
     this.absent.set(peer, reason);
     this.misses[reason] = (this.misses[reason] ?? 0) + 1;
     this.options.report(peer, step, reason);
@@ -124,13 +127,27 @@ export class RoundWatchdog {
     }
   }
 
+  /**
+   * `peer` is leaving (a proposed epoch leaves it out): never waited for again, even in an epoch committed
+   * before it left, and not reported, since the server already knows. Peers come back under new ids.
+   */
+  leaving(peer: string): void {
+    if (this.departed.has(peer)) return;
+    this.departed.add(peer);
+    for (const w of [...this.watches]) {
+      if (w.peer !== peer) continue;
+      this.end(w);
+      w.giveUp(new NeighbourMissed(peer, w.step, 'closed'));
+    }
+  }
+
   /** A new epoch: who is absent is the server's business now. */
   newEpoch(): void {
     this.absent.clear();
   }
 
   isAbsent(peer: string): boolean {
-    return this.absent.has(peer);
+    return this.absent.has(peer) || this.departed.has(peer);
   }
 
   /** The longest-waiting open watch, for the peer's activity. */
@@ -158,9 +175,11 @@ export class RoundWatchdog {
     if (watch.done) return;
     const reply = await this.options.status(watch.peer).catch(() => undefined);
     if (watch.done) return;
-    const factor = this.options.stuckFactor ?? 4;
+    const factor = this.options.stuckFactor ?? 8;
     const stepMs = reply?.status?.stepMs ?? this.options.ownStepMs();
-    const stuckAfterMs = stepMs ? Math.max(factor * stepMs, this.checkMs()) : this.options.startupMs;
+    const stuckAfterMs = stepMs
+      ? Math.max(factor * stepMs, this.options.minStuckMs ?? 10_000, this.checkMs())
+      : this.options.startupMs;
     const verdict = judge(reply, watch.previous, stuckAfterMs, this.options.self);
     watch.previous = reply?.status ?? watch.previous;
     if (verdict === 'wait') {

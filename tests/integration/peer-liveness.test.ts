@@ -73,7 +73,8 @@ async function joinPeer(
 ): Promise<Peer> {
   const signaling = new SocketIoSignaling(io(server.url, { transports: ['websocket'], forceNew: true }));
   signalings.push(signaling);
-  const peer: Peer = await NetworkPeer.join({
+  let peer: Peer | undefined;
+  peer = await NetworkPeer.join({
     socket: signaling,
     runId: run.id,
     token: server.runs.get(run.id)!.secretToken(),
@@ -84,7 +85,9 @@ async function joinPeer(
     data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
     waitForPeers: options.waitForPeers ?? 1,
     onStep: options.onStep,
-    log: process.env.LIVENESS_LOG ? (line) => console.log(`${Date.now() % 100000} ${line}`) : undefined,
+    log: process.env.LIVENESS_LOG
+      ? (line) => console.log(`${Date.now() % 100000} ${peer?.peerId} ${line}`)
+      : undefined,
   });
   peers.push(peer);
   return peer;

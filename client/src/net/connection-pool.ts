@@ -114,6 +114,8 @@ export class ConnectionPool {
   }
 }
 
+const STATS_TIMEOUT_MS = 500;
+
 /** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
 export async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
   // A browser worker's proxy carries the figure its page measured.
@@ -123,7 +125,12 @@ export async function roundTripMs(connection: SimplePeer.Instance | undefined): 
   const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
   if (!pc?.getStats) return undefined;
   try {
-    const report = await pc.getStats();
+    // A connection on its way down may never answer: the figure is not worth a stalled step.
+    const report = await Promise.race([
+      pc.getStats(),
+      new Promise<undefined>((resolve) => setTimeout(resolve, STATS_TIMEOUT_MS)),
+    ]);
+    if (!report) return undefined;
     for (const stat of report.values()) {
       const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
       if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')

@@ -151,8 +151,10 @@ export class NetworkPeer<T extends Tensor> {
         this.poke();
       },
       closed: (peer) => {
-        // A neighbour's channel closed: not waited for again; the server hears of it.
-        if (this.neighboursOf(this.step).includes(peer)) this.watchdog.miss(peer, this.step, 'closed');
+        // A neighbour's channel closed: not waited for again; the server hears of it (unless this peer
+        // closed it itself, on its way out).
+        if (!this.stopping && this.neighboursOf(this.step).includes(peer))
+          this.watchdog.miss(peer, this.step, 'closed');
         this.poke();
       },
       log,
@@ -376,6 +378,10 @@ export class NetworkPeer<T extends Tensor> {
 
   private onProposal(proposal: Parameters<EpochTimeline['propose']>[0]): void {
     const barrier = this.timeline.propose(proposal, this.started ? this.step + 1 : this.step, this.started);
+    // Neighbours the proposal leaves out are leaving (they left, or were removed): rounds until the new
+    // epoch takes over do not wait for them.
+    for (const peer of this.timeline.peersNeeded(this.step))
+      if (!proposal.members.includes(peer)) this.watchdog.leaving(peer);
     // Links the proposed epoch needs start opening while the server decides.
     for (const peer of neighboursOf(proposal)) this.pool.ensure(peer);
     this.session.answerProposal(proposal.epoch, barrier);
@@ -399,14 +405,17 @@ export class NetworkPeer<T extends Tensor> {
   private async linksReady(epoch: Epoch, step: number): Promise<void> {
     const peers = neighboursOf(epoch);
     const ready = () => {
-      let all = true;
+      let waitingFor: string | undefined;
       for (const p of peers) {
         if (this.pool.state(p) !== 'connecting' || this.watchdog.isAbsent(p)) continue;
         if (this.pool.connectingMs(p) > this.run.gossipTimeoutMs)
           this.watchdog.miss(p, step, 'no-connection');
-        else all = false;
+        else waitingFor ??= p;
       }
-      return all ? true : undefined;
+      // Waiting for a link to open is waiting on that neighbour, as in a round.
+      if (waitingFor !== undefined && this.status?.waitingFor !== waitingFor)
+        this.setPhase('gossip', step, waitingFor);
+      return waitingFor === undefined ? true : undefined;
     };
     if (ready()) return;
     const timer = setInterval(() => this.poke(), CONNECT_POLL_MS);
@@ -447,7 +456,8 @@ export class NetworkPeer<T extends Tensor> {
       const moved = stats.bytesSent + stats.bytesReceived;
       bytes.set(peer, moved);
       const before = this.lastLinkReport.bytes.get(peer);
-      const rttMs = await roundTripMs(this.pool.instance(peer));
+      const rttMs =
+        this.pool.state(peer) === 'open' ? await roundTripMs(this.pool.instance(peer)) : undefined;
       links.push({
         peer,
         state: this.pool.state(peer),

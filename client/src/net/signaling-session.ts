@@ -190,8 +190,9 @@ export class SignalingSession {
         // Refused as 'not-joined': the server dropped this peer and the word of it was lost.
         if (code === 'not-joined' && about !== undefined && MEMBER_EVENTS.has(about))
           this.evict('the server no longer counts this peer as a member');
-        // An answer to a proposal the server replaced meanwhile is refused: the new one is on its way.
-        else if (code !== 'stale-epoch')
+        // Refused as expected, and harmless: an answer to a proposal the server has replaced since (the
+        // new one is on its way), a signal to a peer that has just left (its link closes with it).
+        else if (code !== 'stale-epoch' && !(code === 'unknown-peer' && about === EVENTS.signal))
           handlers.log(`the server refused '${about ?? 'an event'}': ${message}`);
         break;
       }
