@@ -11,3 +11,4 @@ export { type NodeData, type NodeDataOptions, planNodeData } from './node-data';
 export { PeerLoop, type PeerLoopOptions, type StepReport, type StepTiming } from './peer-loop';
 export { judge, NeighbourMissed, RoundWatchdog, type RoundWatchdogOptions } from './round-watchdog';
 export { receiveState, type StateKey, type StateLink, sendState, transferredTensors } from './state-transfer';
+export { StatusBoard, type TimedStatus } from './status-board';

@@ -113,31 +113,3 @@ export class ConnectionPool {
     this.connections.clear();
   }
 }
-
-const STATS_TIMEOUT_MS = 500;
-
-/** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
-export async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
-  // A browser worker's proxy carries the figure its page measured.
-  const measured = (connection as { rttMs?: number } | undefined)?.rttMs;
-  if (typeof measured === 'number') return measured;
-  // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
-  const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
-  if (!pc?.getStats) return undefined;
-  try {
-    // A connection on its way down may never answer: the figure is not worth a stalled step.
-    const report = await Promise.race([
-      pc.getStats(),
-      new Promise<undefined>((resolve) => setTimeout(resolve, STATS_TIMEOUT_MS)),
-    ]);
-    if (!report) return undefined;
-    for (const stat of report.values()) {
-      const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
-      if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')
-        return pair.currentRoundTripTime * 1000;
-    }
-  } catch {
-    // No stats from this implementation: the figure is left out.
-  }
-  return undefined;
-}

@@ -25,6 +25,7 @@ import {
   planNodeData,
   RoundWatchdog,
   receiveState,
+  StatusBoard,
   type StepReport,
   sameMembers,
   sendState,
@@ -39,9 +40,10 @@ import {
 } from '@demuon/shared/protocol';
 import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
-import { ConnectionPool, roundTripMs } from './connection-pool';
+import { ConnectionPool } from './connection-pool';
+import { LinkReport } from './link-report';
 import { type JoinRequest, SignalingSession } from './signaling-session';
-import type { SignalingSocket, TimedStatus } from './signaling-socket';
+import type { SignalingSocket } from './signaling-socket';
 import { WebRtcGossipLink } from './webrtc-link';
 
 export interface NetworkPeerOptions<T extends Tensor> extends Omit<JoinRequest, 'backend'> {
@@ -75,8 +77,6 @@ export type TrainOutcome =
 
 /** Metrics go out at most this often, besides eval steps and the last step: live, yet light on the server. */
 const METRICS_EVERY_MS = 1000;
-/** Step times kept for the typical (median) step time. */
-const STEP_WINDOW = 9;
 /** How often a wait for links to open looks at the connection deadline. */
 const CONNECT_POLL_MS = 250;
 
@@ -97,15 +97,11 @@ export class NetworkPeer<T extends Tensor> {
   private stopping = false;
   private evictedFor: string | null = null;
   private wake: (() => void) | null = null;
-  private status: TimedStatus | undefined;
-  private activity: PeerActivity = { kind: 'starting' };
-  private readonly stepTimes: number[] = [];
-  private lastLinkReport = { at: 0, bytes: new Map<string, number>() };
+  private readonly board: StatusBoard;
   private lastMetricsAt = Number.NEGATIVE_INFINITY;
   /** Tokens in this peer's shard of the training data, once training started. */
   shardTokens = 0;
-  /** The neighbours' links as last reported to the server. */
-  lastLinks: Metrics['links'] = [];
+  private readonly linkReport: LinkReport;
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
   /** Time spent held before steps for epoch commits, in ms, and how many times. */
@@ -137,6 +133,10 @@ export class NetworkPeer<T extends Tensor> {
     session: SignalingSession,
   ) {
     this.session = session;
+    this.board = new StatusBoard(
+      (status) => session.setStatus(status),
+      (activity) => options.onActivity?.(activity),
+    );
     this.peerId = session.peerId;
     this.run = session.run;
     this.now = options.now ?? Date.now;
@@ -167,7 +167,7 @@ export class NetworkPeer<T extends Tensor> {
         log(`step ${step}: gave up on neighbour ${peer} (${reason}); the server routes around it`);
         session.reportMissed(peer, this.timeline.at(step)?.epoch ?? this.currentEpoch, step, reason);
       },
-      ownStepMs: () => this.typicalStepMs(),
+      ownStepMs: () => this.board.typicalStepMs(),
       now: this.now,
       after: (ms, fn) => {
         const timer = setTimeout(fn, ms);
@@ -175,7 +175,7 @@ export class NetworkPeer<T extends Tensor> {
       },
       startupMs: this.run.gossipTimeoutMs,
       waiting: (peer, step, sinceMs) =>
-        this.setActivity({ kind: 'waiting-for-neighbour', peer, step, sinceMs }),
+        this.board.show({ kind: 'waiting-for-neighbour', peer, step, sinceMs }),
     });
     this.link = new WebRtcGossipLink({
       run: runHash(this.run.id),
@@ -184,11 +184,12 @@ export class NetworkPeer<T extends Tensor> {
       epoch: () => this.currentEpoch,
       watch: (from, key, giveUp) => {
         const peer = this.peersByHandle[from];
-        this.setPhase('gossip', key.step, peer);
+        this.board.phase('gossip', key.step, peer);
         return this.watchdog.watch(peer, key.step, giveUp);
       },
       heard: (from) => this.watchdog.heard(this.peersByHandle[from]),
     });
+    this.linkReport = new LinkReport(this.link, this.pool, this.handles, this.now);
   }
 
   /** Trains until the run's last step, `stop`, or eviction; reports progress and metrics to the server. */
@@ -196,8 +197,8 @@ export class NetworkPeer<T extends Tensor> {
     const { engine, backend, data } = this.options;
     const run = this.run;
     const need = this.options.waitForPeers ?? 1;
-    this.setPhase('waiting-for-peers', 0);
-    this.setActivity({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
+    this.board.phase('waiting-for-peers', 0);
+    this.board.show({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
     const first = await this.until(() => this.timeline.firstWith(need));
     if (!first) return this.finish();
     const model = gptConfig(run.model.preset, { vocabSize: data.vocabSize });
@@ -227,7 +228,7 @@ export class NetworkPeer<T extends Tensor> {
       evalEvery: run.evalEvery,
       now: this.options.now,
       resident: this.options.resident,
-      onPhase: (phase) => this.setPhase(phase, this.step),
+      onPhase: (phase) => this.board.phase(phase, this.step),
     });
     this.started = true;
     this.step = first.activationStep;
@@ -235,8 +236,8 @@ export class NetworkPeer<T extends Tensor> {
       // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
       if (first.bootstrapFrom && first.activationStep > 0) {
         const from = first.bootstrapFrom;
-        this.setPhase('bootstrapping', first.activationStep);
-        this.setActivity({ kind: 'bootstrapping', from });
+        this.board.phase('bootstrapping', first.activationStep);
+        this.board.show({ kind: 'bootstrapping', from });
         await this.linksReady(first, first.activationStep);
         this.currentEpoch = first.epoch;
         if (this.stopping) return this.finish();
@@ -276,14 +277,13 @@ export class NetworkPeer<T extends Tensor> {
         this.pool.closeUnneeded(this.timeline.peersNeeded(step), step, (p) =>
           this.link.detach(this.handle(p)),
         );
-        if (this.activity.kind !== 'training') this.setActivity({ kind: 'training', step });
+        this.board.training(step);
         const started = this.now();
         const report = await loop.step(step);
         // Evicted during the step: it was not a member's step, so nothing of it is reported.
         if (this.evictedFor !== null) break;
-        this.stepTimes.push(this.now() - started);
-        if (this.stepTimes.length > STEP_WINDOW) this.stepTimes.shift();
-        if (this.activity.kind !== 'training') this.setActivity({ kind: 'training', step });
+        this.board.stepTook(this.now() - started);
+        this.board.training(step);
         await this.reportStep(step, epoch, report);
         this.options.onStep?.(report, epoch);
       }
@@ -311,17 +311,17 @@ export class NetworkPeer<T extends Tensor> {
 
   /** Bytes this peer has sent and received over all its links. */
   traffic(): { bytesSent: number; bytesReceived: number } {
-    return { bytesSent: this.total('bytesSent'), bytesReceived: this.total('bytesReceived') };
+    return this.linkReport.traffic();
   }
 
   /** Frames dropped on receipt over all links so far, by reason (malformed, stale, bad values, …). */
   droppedFrames(): Record<string, number> {
-    const reasons: Record<string, number> = {};
-    for (const h of this.handles.values()) {
-      for (const [reason, n] of Object.entries(this.link.stats(h)?.dropReasons ?? {}))
-        reasons[reason] = (reasons[reason] ?? 0) + n;
-    }
-    return reasons;
+    return this.linkReport.droppedFrames();
+  }
+
+  /** The neighbours' links as last reported to the server. */
+  get lastLinks(): Metrics['links'] {
+    return this.linkReport.last;
   }
 
   /** Rounds given up on a neighbour, by reason. */
@@ -350,10 +350,10 @@ export class NetworkPeer<T extends Tensor> {
   }
 
   private finish(): TrainOutcome {
-    this.setPhase('done', this.step);
+    this.board.phase('done', this.step);
     if (this.evictedFor !== null) return { kind: 'evicted', reason: this.evictedFor };
     if (this.stopping) return { kind: 'stopped' };
-    this.setActivity({ kind: 'done' });
+    this.board.show({ kind: 'done' });
     return { kind: 'done' };
   }
 
@@ -371,8 +371,8 @@ export class NetworkPeer<T extends Tensor> {
   private onEpoch(epoch: Epoch): void {
     if (!this.timeline.commit(epoch)) return;
     for (const peer of neighboursOf(epoch)) this.pool.ensure(peer);
-    if (this.activity.kind === 'waiting-for-peers')
-      this.setActivity({ ...this.activity, have: epoch.members.length });
+    const { activity } = this.board;
+    if (activity.kind === 'waiting-for-peers') this.board.show({ ...activity, have: epoch.members.length });
     this.poke();
   }
 
@@ -392,8 +392,8 @@ export class NetworkPeer<T extends Tensor> {
   private async heldForEpoch(step: number): Promise<void> {
     if (this.timeline.mayStart(step)) return;
     const started = this.now();
-    this.setPhase('barrier', step);
-    this.setActivity({ kind: 'changing-epoch', step });
+    this.board.phase('barrier', step);
+    this.board.show({ kind: 'changing-epoch', step });
     await this.until(() => (this.timeline.mayStart(step) ? true : undefined));
     this.barrierWaits.push(this.now() - started);
   }
@@ -413,8 +413,8 @@ export class NetworkPeer<T extends Tensor> {
         else waitingFor ??= p;
       }
       // Waiting for a link to open is waiting on that neighbour, as in a round.
-      if (waitingFor !== undefined && this.status?.waitingFor !== waitingFor)
-        this.setPhase('gossip', step, waitingFor);
+      if (waitingFor !== undefined && this.board.status?.waitingFor !== waitingFor)
+        this.board.phase('gossip', step, waitingFor);
       return waitingFor === undefined ? true : undefined;
     };
     if (ready()) return;
@@ -438,65 +438,10 @@ export class NetworkPeer<T extends Tensor> {
       trainLoss: report.trainLoss,
       ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
       ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
-      bytesSent: this.total('bytesSent'),
-      bytesReceived: this.total('bytesReceived'),
+      ...this.linkReport.traffic(),
       timing: report.timing,
-      links: await this.linkStats(epoch),
+      links: await this.linkReport.links(neighboursOf(epoch)),
     });
-  }
-
-  /** The links to `epoch`'s neighbours for the dashboards: bytes, frames, drops, throughput since last time. */
-  private async linkStats(epoch: Epoch): Promise<Metrics['links']> {
-    const now = this.now();
-    const seconds = (now - this.lastLinkReport.at) / 1000;
-    const bytes = new Map<string, number>();
-    const links: Metrics['links'] = [];
-    for (const peer of neighboursOf(epoch)) {
-      const stats = this.link.stats(this.handle(peer)) ?? NO_TRAFFIC;
-      const moved = stats.bytesSent + stats.bytesReceived;
-      bytes.set(peer, moved);
-      const before = this.lastLinkReport.bytes.get(peer);
-      const rttMs =
-        this.pool.state(peer) === 'open' ? await roundTripMs(this.pool.instance(peer)) : undefined;
-      links.push({
-        peer,
-        state: this.pool.state(peer),
-        bytesSent: stats.bytesSent,
-        bytesReceived: stats.bytesReceived,
-        framesSent: stats.framesSent,
-        framesReceived: stats.framesReceived,
-        drops: stats.drops,
-        ...(before !== undefined && seconds > 0 ? { bytesPerSecond: (moved - before) / seconds } : {}),
-        ...(rttMs !== undefined ? { rttMs } : {}),
-      });
-    }
-    this.lastLinkReport = { at: now, bytes };
-    this.lastLinks = links;
-    return links;
-  }
-
-  /** The median of the recent step times, once there is one. */
-  private typicalStepMs(): number | undefined {
-    if (this.stepTimes.length === 0) return undefined;
-    const sorted = [...this.stepTimes].sort((a, b) => a - b);
-    return sorted[sorted.length >> 1];
-  }
-
-  private setPhase(phase: PeerPhase, step: number, waitingFor?: string): void {
-    const stepMs = this.typicalStepMs();
-    this.status = {
-      step,
-      phase,
-      since: Date.now(),
-      ...(stepMs !== undefined ? { stepMs } : {}),
-      ...(waitingFor !== undefined ? { waitingFor } : {}),
-    };
-    this.session.setStatus(this.status);
-  }
-
-  private setActivity(activity: PeerActivity): void {
-    this.activity = activity;
-    this.options.onActivity?.(activity);
   }
 
   private neighboursOf(step: number): string[] {
@@ -514,12 +459,6 @@ export class NetworkPeer<T extends Tensor> {
     return h;
   }
 
-  private total(field: 'bytesSent' | 'bytesReceived'): number {
-    let n = 0;
-    for (const h of this.handles.values()) n += this.link.stats(h)?.[field] ?? 0;
-    return n;
-  }
-
   private poke(): void {
     this.wake?.();
   }
@@ -535,5 +474,3 @@ export class NetworkPeer<T extends Tensor> {
     }
   }
 }
-
-const NO_TRAFFIC = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 };

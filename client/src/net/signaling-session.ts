@@ -4,6 +4,8 @@
  * socket, and the peer's questions and answers (epoch proposals, neighbour status and reports). Being
  * removed, in any of the ways the server has of saying so, ends the membership through `evicted`.
  */
+
+import type { TimedStatus } from '@demuon/shared/peer';
 import {
   type Epoch,
   type EpochProposal,
@@ -19,7 +21,7 @@ import {
   RelayedSignalSchema,
   type RunConfig,
 } from '@demuon/shared/protocol';
-import type { SignalingSocket, TimedStatus } from './signaling-socket';
+import type { SignalingSocket } from './signaling-socket';
 
 export interface JoinRequest {
   readonly runId: string;

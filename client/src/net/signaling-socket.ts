@@ -4,11 +4,9 @@
  * computes, so they are sent by whichever thread holds the socket (in a tab, the page; the trainer runs in
  * a worker whose event loop a long step blocks). A Node peer holds its socket itself.
  */
+import type { TimedStatus } from '@demuon/shared/peer';
 import { EVENTS, type PeerStatus } from '@demuon/shared/protocol';
 import type { Socket } from 'socket.io-client';
-
-/** A status as the trainer last set it: `phaseMs` is counted from `since` (ms since 1970) when sent. */
-export type TimedStatus = Omit<PeerStatus, 'phaseMs'> & { readonly since: number };
 
 export interface SignalingSocket {
   readonly connected: boolean;

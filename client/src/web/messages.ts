@@ -3,7 +3,7 @@
  * owns the WebRTC connections and the worker drives them through `rtc-*` commands and events; everything
  * else (socket.io, onnxruntime, the optimizer, gossip) runs in the worker.
  */
-import type { PeerActivity, StepTiming } from '@demuon/shared/peer';
+import type { PeerActivity, StepTiming, TimedStatus } from '@demuon/shared/peer';
 import type { Metrics, RunConfig } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
 
@@ -18,6 +18,12 @@ export interface Capabilities {
   readonly optimizerBackend: string;
   /** Whether parameters and gradients stay on the GPU between onnxruntime and the optimizer. */
   readonly residentParams: boolean;
+  /**
+   * onnxruntime's wasm threads (the wasm gradients and Newton–Schulz run on them): more than one only
+   * where the page is cross-origin isolated, which shared wasm memory needs.
+   */
+  readonly wasmThreads: number;
+  readonly crossOriginIsolated: boolean;
 }
 
 export interface StepEvent {
@@ -52,6 +58,10 @@ export type PageToWorker =
       /** Training starts once the run has this many peers (a peer alone has no one to gossip with). */
       waitForPeers: number;
     }
+  /** An event the page's signaling socket received ('connect' and 'disconnect' included). */
+  | { type: 'socket-event'; event: string; payload: unknown }
+  /** The acknowledgement of a `socket` request, or why there is none. */
+  | { type: 'socket-reply'; id: number; reply?: unknown; error?: string }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'leave' }
@@ -70,6 +80,12 @@ export type WorkerToPage =
   | { type: 'activity'; activity: PeerActivity }
   | { type: 'log'; line: string }
   | { type: 'error'; message: string }
+  /** What the worker asks of the page's signaling socket (see socket-proxy.ts). */
+  | { type: 'socket'; op: 'emit'; event: string; payload: unknown }
+  | { type: 'socket'; op: 'request'; id: number; event: string; payload: unknown; timeoutMs: number }
+  | { type: 'socket'; op: 'reconnect' }
+  | { type: 'socket'; op: 'heartbeat'; intervalMs: number | null }
+  | { type: 'socket'; op: 'status'; status: TimedStatus | undefined }
   | { type: 'rtc-create'; id: number; options: { initiator: boolean; config?: RTCConfiguration } }
   | { type: 'rtc-signal'; id: number; data: SimplePeer.SignalData }
   | { type: 'rtc-write'; id: number; bytes: Uint8Array }

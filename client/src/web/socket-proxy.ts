@@ -4,7 +4,8 @@
  * computes here. Events the page's socket receives come in as `socket-event`; what the worker sends goes
  * out as `socket` commands.
  */
-import type { SignalingSocket, TimedStatus } from '../net/signaling-socket';
+import type { TimedStatus } from '@demuon/shared/peer';
+import type { SignalingSocket } from '../net/signaling-socket';
 import type { PageToWorker, WorkerToPage } from './messages';
 
 type Listener = (payload: unknown) => void;
@@ -34,8 +35,8 @@ export class RemoteSignaling implements SignalingSocket {
   }
 
   on(event: string, listener: Listener): void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
+    const set = this.listeners.get(event) ?? new Set();
+    this.listeners.set(event, set);
     set.add(listener);
   }
 
