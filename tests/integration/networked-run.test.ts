@@ -7,30 +7,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchSampler, planShards } from '@demuon/shared/data';
 import { makeTopology } from '@demuon/shared/graph';
-import { type GptConfig, gptConfig, initGptParams } from '@demuon/shared/model';
+import { initGptParams } from '@demuon/shared/model';
 import { consensusError } from '@demuon/shared/optim';
 import { Lockstep, type StepReport } from '@demuon/shared/peer';
 import {
-  type Epoch,
   FRAME_HEADER_BYTES,
   MAX_FRAME_BYTES,
   type RunConfig,
   RunConfigSchema,
 } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
-import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
-import { io, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
-import { NetworkPeer } from '../../client/src/net/network-peer';
-import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
-import { prepareBrownData } from '../../client/src/node/corpus';
-import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
+import type { Socket } from 'socket.io-client';
+import { expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { nodePeerEnv, type Peer } from '../helpers/node-peers';
 import { until } from '../helpers/peer-process';
-
-type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
 
 const N = 4;
 const RUN = RunConfigSchema.parse({
@@ -52,84 +44,24 @@ const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
 const ROGUE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-rogue', steps: 8 });
 const RESTART_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-restart', steps: 20, evalEvery: 10 });
 
-let server: SignalingServer;
-let dataDir: string;
-let engine: OrtGradientEngine;
-let backend: OrtNewtonSchulzBackend;
-let model: GptConfig;
-let corpus: Awaited<ReturnType<typeof prepareBrownData>>;
-const sockets: Socket[] = [];
-const peers: Peer[] = [];
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'networked-run-'));
-  server = await createSignalingServer({
-    port: 0,
-    dataDir,
-    runs: [RUN, FAULT_RUN, LATE_RUN, ROGUE_RUN],
-    log: silentLogger,
-  });
-  corpus = await prepareBrownData({ vocabSize: 512 });
-  model = gptConfig('tiny', { vocabSize: corpus.tokenizer.vocabSize });
-  engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: RUN.batch });
-  backend = new OrtNewtonSchulzBackend();
-});
-
-afterAll(async () => {
-  for (const p of peers) p.close();
-  for (const s of sockets) s.disconnect();
-  await server?.close();
-  await engine?.dispose();
-  await backend?.dispose();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-/** Connects a socket and joins `run` as a Node peer; peers joined one after another get indices in order. */
-async function joinPeer(
-  run: RunConfig,
-  options: {
-    waitForPeers: number;
-    onStep?: (peer: Peer, socket: Socket, report: StepReport, epoch: Epoch) => void;
-    log?: (line: string) => void;
-    connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
-    at?: SignalingServer;
-  },
-): Promise<Peer> {
-  const at = options.at ?? server;
-  const socket = io(at.url, { transports: ['websocket'], forceNew: true });
-  sockets.push(socket);
-  const peer: Peer = await NetworkPeer.join({
-    socket: new SocketIoSignaling(socket),
-    runId: run.id,
-    token: at.runs.get(run.id)!.secretToken(),
-    connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
-    platform: 'node',
-    engine,
-    backend,
-    data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
-    waitForPeers: options.waitForPeers,
-    log: options.log,
-    onStep: (report, epoch) => options.onStep?.(peer, socket, report, epoch),
-  });
-  peers.push(peer);
-  return peer;
-}
+const env = nodePeerEnv([RUN, FAULT_RUN, LATE_RUN, ROGUE_RUN], RUN.batch, 'networked-run-');
+const joinPeer = env.join;
 
 /** Every node's final parameters when the simulator runs `run` on N nodes with the peers' seeds. */
 async function simulatorParams(run: RunConfig): Promise<Float32Array[][]> {
-  const plan = planShards(corpus.train, run.data, { nodes: N, seed: run.seed });
+  const plan = planShards(env.corpus.train, run.data, { nodes: N, seed: run.seed });
   const samplers = plan.nodes.map(
     (s) =>
       new BatchSampler(s.documents, {
         batchSize: run.batch,
-        context: model.context,
+        context: env.model.context,
         seed: run.seed * 1000 + s.node,
       }),
   );
   const lock = new Lockstep({
-    backend,
-    params: engine.params,
-    x0: initGptParams(model, run.seed),
+    backend: env.backend,
+    params: env.engine.params,
+    x0: initGptParams(env.model, run.seed),
     nodes: N,
     schedule: makeTopology('ring', N, { seed: run.seed }),
     config: run.algorithm,
@@ -137,7 +69,7 @@ async function simulatorParams(run: RunConfig): Promise<Float32Array[][]> {
   for (let k = 0; k < run.steps; k++) {
     const grads = [];
     for (const [i, params] of (await lock.allParams()).entries()) {
-      grads.push((await engine.lossAndGrads(params, samplers[i].next())).grads);
+      grads.push((await env.engine.lossAndGrads(params, samplers[i].next())).grads);
     }
     await lock.step(k, run.steps, grads);
   }
@@ -165,7 +97,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
 
   // The server saw every peer's metrics.
-  const response = await fetch(`${server.url}/api/runs/${RUN.id}/metrics.json`);
+  const response = await fetch(`${env.server.url}/api/runs/${RUN.id}/metrics.json`);
   const { points } = (await response.json()) as {
     points: { peer: string; step: number; valLoss?: number; disagreement?: number }[];
   };
@@ -185,7 +117,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   );
   expect(disagreement(RUN.steps)).toBeLessThan(disagreement(RUN.evalEvery));
   const consensus = consensusError(
-    engine.params.map((p) => p.shape),
+    env.engine.params.map((p) => p.shape),
     group.map((p) => p.finalParams!),
   );
   console.log(
@@ -196,7 +128,7 @@ it('four peers over WebRTC train to exactly the simulator’s parameters', async
   expect(consensus).toBeLessThan(0.05);
 
   // Per-link figures reach the server: bytes, frames, throughput and no drops on each of the two links.
-  const state = (await (await fetch(`${server.url}/api/runs/${RUN.id}`)).json()) as {
+  const state = (await (await fetch(`${env.server.url}/api/runs/${RUN.id}`)).json()) as {
     state: { members: { links: Record<string, number | string>[] }[] };
   };
   for (const member of state.state.members) {
@@ -234,7 +166,7 @@ it('a peer killed mid-run: the others finish on the new epoch and agree', async 
   const survivors = group.slice(0, N - 1);
   for (const p of survivors) expect(lastEpochSize.get(p)).toBe(N - 1);
   expect(spread(survivors)).toBeLessThan(1e-3);
-  const response = await fetch(`${server.url}/api/runs/${FAULT_RUN.id}`);
+  const response = await fetch(`${env.server.url}/api/runs/${FAULT_RUN.id}`);
   const { state } = (await response.json()) as { state: { members: unknown[] } };
   expect(state.members).toHaveLength(N - 1);
 });

@@ -1,28 +1,10 @@
-/**
- * Peers as real devices behave: a member that never opens its data channels, a run whose membership
- * changes at every step, and (peer-liveness-cli.test.ts) a peer process frozen like a closed laptop lid.
- * Real signaling server on loopback, real WebRTC, real onnxruntime sessions, the tiny GPT.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { gptConfig } from '@demuon/shared/model';
 import { consensusError } from '@demuon/shared/optim';
 import type { StepReport } from '@demuon/shared/peer';
 import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
-import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
-import { io } from 'socket.io-client';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OrtGradientEngine, type OrtModule } from '../../client/src/engine/ort-engine';
-import { NetworkPeer } from '../../client/src/net/network-peer';
-import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
-import { prepareBrownData } from '../../client/src/node/corpus';
-import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
-import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-
-type Peer = NetworkPeer<ReturnType<OrtNewtonSchulzBackend['tensor']>>;
+import { expect, it } from 'vitest';
+import { type JoinOptions, nodePeerEnv, type Peer } from '../helpers/node-peers';
 
 const BASE = {
   model: { preset: 'tiny', vocab: 512 },
@@ -37,60 +19,17 @@ const BASE = {
 const MUTE_RUN = RunConfigSchema.parse({ ...BASE, id: 'mute', steps: 12, gossipTimeoutMs: 3000 });
 const CHURN_RUN = RunConfigSchema.parse({ ...BASE, id: 'churn', topology: 'complete', steps: 30 });
 
-let server: SignalingServer;
-let dataDir: string;
-let engine: OrtGradientEngine;
-let backend: OrtNewtonSchulzBackend;
-let corpus: Awaited<ReturnType<typeof prepareBrownData>>;
-const signalings: SocketIoSignaling[] = [];
-const peers: Peer[] = [];
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'peer-liveness-'));
-  server = await createSignalingServer({ port: 0, dataDir, runs: [MUTE_RUN, CHURN_RUN], log: silentLogger });
-  corpus = await prepareBrownData({ vocabSize: 512 });
-  const model = gptConfig('tiny', { vocabSize: corpus.tokenizer.vocabSize });
-  engine = await OrtGradientEngine.create(ort as unknown as OrtModule, model, { batchSize: BASE.batch });
-  backend = new OrtNewtonSchulzBackend();
-});
-
-afterAll(async () => {
-  for (const p of peers) p.close();
-  for (const s of signalings) s.close();
-  await server?.close();
-  await engine?.dispose();
-  await backend?.dispose();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const env = nodePeerEnv([MUTE_RUN, CHURN_RUN], BASE.batch, 'peer-liveness-');
 
 async function joinPeer(
   run: RunConfig,
-  options: {
-    connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
-    waitForPeers?: number;
-    onStep?: (report: StepReport) => void;
-  } = {},
-): Promise<Peer> {
-  const signaling = new SocketIoSignaling(io(server.url, { transports: ['websocket'], forceNew: true }));
-  signalings.push(signaling);
-  let peer: Peer | undefined;
-  peer = await NetworkPeer.join({
-    socket: signaling,
-    runId: run.id,
-    token: server.runs.get(run.id)!.secretToken(),
-    connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
-    platform: 'node',
-    engine,
-    backend,
-    data: { train: corpus.train, val: corpus.val, vocabSize: corpus.tokenizer.vocabSize },
-    waitForPeers: options.waitForPeers ?? 1,
-    onStep: options.onStep,
-    log: process.env.LIVENESS_LOG
-      ? (line) => console.log(`${Date.now() % 100000} ${peer?.peerId} ${line}`)
-      : undefined,
+  { onStep, ...options }: Omit<JoinOptions, 'onStep'> & { onStep?: (report: StepReport) => void } = {},
+) {
+  return env.join(run, {
+    ...options,
+    onStep: (_peer, _socket, report) => onStep?.(report),
+    log: process.env.LIVENESS_LOG ? (line) => console.log(`${Date.now() % 100000} ${line}`) : undefined,
   });
-  peers.push(peer);
-  return peer;
 }
 
 /** Rounds that waited for a deadline and gave up (a closed channel gives up at once: not a deadline). */
@@ -120,13 +59,13 @@ it('a member whose data channels never open is routed around after the connectio
   // Each honest peer gave up on the mute one once, for its connection, and never waited for it again.
   for (const p of honest) expect(p.misses).toEqual({ 'no-connection': 1 });
   // Without it, the two trained together to the end and agree.
-  const shapes = engine.params.map((p) => p.shape);
+  const shapes = env.engine.params.map((p) => p.shape);
   const error = consensusError(
     shapes,
     honest.map((p) => p.finalParams!),
   );
   expect(error).toBeLessThan(0.05);
-  const { state } = (await (await fetch(`${server.url}/api/runs/${MUTE_RUN.id}`)).json()) as {
+  const { state } = (await (await fetch(`${env.server.url}/api/runs/${MUTE_RUN.id}`)).json()) as {
     state: { members: { peer: string }[] };
   };
   expect(state.members.map((m) => m.peer).sort()).toEqual(honest.map((p) => p.peerId).sort());
