@@ -30,7 +30,8 @@ export function describeActivity(a: PeerActivity): string {
     case 'starting':
       return 'starting';
     case 'waiting-for-peers': {
-      const more = a.need - a.have;
+      const more = Math.max(0, a.need - a.have);
+      if (more === 0) return `starting with ${a.have} peers`;
       return `waiting for ${more} more peer${more === 1 ? '' : 's'} (${a.have} of ${a.need})`;
     }
     case 'bootstrapping':

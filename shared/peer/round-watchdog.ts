@@ -146,6 +146,11 @@ export class RoundWatchdog {
     this.absent.clear();
   }
 
+  /** Whether a proposal left `peer` out: it is gone for good (peers come back under new ids). */
+  hasLeft(peer: string): boolean {
+    return this.departed.has(peer);
+  }
+
   isAbsent(peer: string): boolean {
     return this.absent.has(peer) || this.departed.has(peer);
   }

@@ -231,7 +231,11 @@ export class Membership {
    */
   ready(member: Member, epoch: number, barrier: number, now: number): boolean {
     const pending = this.pending;
-    if (!pending || pending.number !== epoch || !pending.includes(member.id)) return false;
+    if (!pending || pending.number !== epoch || !pending.includes(member.id)) {
+      // Too late for the proposal it answers, yet an answer: the member's clock restarts at this one's.
+      if (pending && epoch < pending.number) pending.answeredReplaced(member);
+      return false;
+    }
     pending.answer(member, barrier);
     if (pending.complete) this.commit(now);
     return true;

@@ -10,6 +10,8 @@ import type { ProposedEpoch } from './topology-epoch';
 export class PendingProposal {
   /** Asked members that have not answered. */
   private readonly awaiting = new Set<Member>();
+  /** When each member was asked this proposal. */
+  private readonly askedAt = new Map<Member, number>();
   private readonly memberIds: Set<string>;
   private barrier = 0;
   private payloads: EpochProposal[] | undefined;
@@ -39,6 +41,7 @@ export class PendingProposal {
     if (index === undefined || member.away) return;
     this.payloads ??= this.proposed.payloads();
     this.awaiting.add(member);
+    this.askedAt.set(member, now);
     member.unansweredSince ??= now;
     member.channel.propose(this.payloads[index]);
   }
@@ -48,6 +51,15 @@ export class PendingProposal {
     this.barrier = Math.max(this.barrier, barrier);
     this.awaiting.delete(member);
     member.unansweredSince = null;
+  }
+
+  /**
+   * `member` answered a proposal that this one replaced before the answer came: it is alive and
+   * answering, so it owes this one from when it was asked, not from the older one.
+   */
+  answeredReplaced(member: Member): void {
+    const asked = this.askedAt.get(member);
+    if (asked !== undefined && this.awaiting.has(member)) member.unansweredSince = asked;
   }
 
   /** Every member is before the largest barrier, and an epoch never activates before the one it replaces. */

@@ -36,12 +36,11 @@ export class ConnectionPool {
   constructor(private readonly options: ConnectionPoolOptions) {}
 
   /**
-   * Starts a connection to `peer` unless there is one, or the peer closed its side: peers come back under
-   * new ids, so a closed peer is not called again (an epoch that still names it was made before the
-   * server heard it leave).
+   * Starts a connection to `peer` unless there is one. A link closed earlier (the two stopped being
+   * neighbours) is made again when an epoch needs it; the caller skips peers that have left.
    */
   ensure(peer: string): void {
-    if (!this.connections.has(peer) && !this.gone.has(peer)) this.connect(peer);
+    if (!this.connections.has(peer)) this.connect(peer);
   }
 
   private connect(peer: string): SimplePeer.Instance {

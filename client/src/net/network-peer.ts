@@ -250,6 +250,11 @@ export class NetworkPeer<T extends Tensor> {
       let previous = first;
       for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
         this.step = step;
+        // A step may need no wait at all (every neighbour given up on, or its frames already here), and on
+        // onnxruntime-web's wasm the whole step then runs in microtasks: without a turn of the event loop a
+        // tab's worker would never handle the page's messages (the server's eviction, link events).
+        await nextTask();
+        if (this.stopping) break;
         await this.heldForEpoch(step);
         const epoch = this.timeline.at(step)!;
         await this.linksReady(epoch, step);
@@ -370,7 +375,7 @@ export class NetworkPeer<T extends Tensor> {
 
   private onEpoch(epoch: Epoch): void {
     if (!this.timeline.commit(epoch)) return;
-    for (const peer of neighboursOf(epoch)) this.pool.ensure(peer);
+    for (const peer of neighboursOf(epoch)) if (!this.watchdog.hasLeft(peer)) this.pool.ensure(peer);
     const { activity } = this.board;
     if (activity.kind === 'waiting-for-peers') this.board.show({ ...activity, have: epoch.members.length });
     this.poke();
@@ -383,7 +388,8 @@ export class NetworkPeer<T extends Tensor> {
     for (const peer of this.timeline.peersNeeded(this.step))
       if (!proposal.members.includes(peer)) this.watchdog.leaving(peer);
     // Links the proposed epoch needs start opening while the server decides.
-    for (const peer of neighboursOf(proposal)) this.pool.ensure(peer);
+    for (const peer of neighboursOf(proposal)) if (!this.watchdog.hasLeft(peer)) this.pool.ensure(peer);
+
     this.session.answerProposal(proposal.epoch, barrier);
     this.poke();
   }
@@ -473,4 +479,9 @@ export class NetworkPeer<T extends Tensor> {
       });
     }
   }
+}
+
+/** Resolves in a later task of the event loop, once the messages already queued have been handled. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

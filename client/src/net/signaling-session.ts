@@ -143,10 +143,12 @@ export class SignalingSession {
   async neighbourStatus(peer: string): Promise<NeighbourStatusReply | undefined> {
     if (!this.attached || this.ended) return undefined;
     try {
-      const reply = NeighbourStatusReplySchema.safeParse(
-        await this.socket.request(EVENTS.neighbourStatus, { peer }, REQUEST_TIMEOUT_MS),
-      );
-      return reply.success ? reply.data : undefined;
+      const answer = await this.socket.request(EVENTS.neighbourStatus, { peer }, REQUEST_TIMEOUT_MS);
+      const reply = NeighbourStatusReplySchema.safeParse(answer);
+      if (reply.success) return reply.data;
+      // The server no longer links the two (an epoch moved on without it): nothing more will come from it.
+      const code = (answer as { error?: { code?: unknown } } | null)?.error?.code;
+      return code === 'not-neighbour' ? { ok: true, alive: false, lastSeenMs: 0 } : undefined;
     } catch {
       return undefined;
     }
@@ -194,7 +196,11 @@ export class SignalingSession {
           this.evict('the server no longer counts this peer as a member');
         // Refused as expected, and harmless: an answer to a proposal the server has replaced since (the
         // new one is on its way), a signal to a peer that has just left (its link closes with it).
-        else if (code !== 'stale-epoch' && !(code === 'unknown-peer' && about === EVENTS.signal))
+        else if (
+          code !== 'stale-epoch' &&
+          !(code === 'unknown-peer' && about === EVENTS.signal) &&
+          !(code === 'not-neighbour' && about === EVENTS.neighbourStatus)
+        )
           handlers.log(`the server refused '${about ?? 'an event'}': ${message}`);
         break;
       }
