@@ -30,14 +30,7 @@ import {
   sameMembers,
   sendState,
 } from '@demuon/shared/peer';
-import {
-  type Epoch,
-  EVENTS,
-  type Metrics,
-  type PeerPhase,
-  type RunConfig,
-  runHash,
-} from '@demuon/shared/protocol';
+import { type Epoch, EVENTS, type Metrics, type RunConfig, runHash } from '@demuon/shared/protocol';
 import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
