@@ -1,12 +1,14 @@
 /**
- * `npm run build:web`: the vite build of the browser client into client/dist (vite also emits
- * onnxruntime-web's wasm file, which the bundle references), plus the Brown corpus prepared for each
- * preset's vocabulary (dist/data/brown-<vocab>.bin, see shared/data/bundle.ts), which tabs train on.
+ * `npm run build:web`: the vite build of the browser client into client/dist, onnxruntime-web's wasm
+ * module and its loader in dist/ort (the peer worker loads them from there, see src/web/create-engine.ts),
+ * plus the Brown corpus prepared for each preset's vocabulary (dist/data/brown-<vocab>.bin, see
+ * shared/data/bundle.ts), which tabs train on.
  *
  *   npm run build:web [-- --out DIR --vocab 512,2048,4096]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeCorpusBundle } from '@demuon/shared/data';
@@ -16,6 +18,11 @@ import { positiveInt } from '../src/node/cli-args';
 import { prepareBrownData } from '../src/node/corpus';
 
 const CLIENT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * The one wasm build that onnxruntime-web's WebGPU-and-wasm entry loads (SIMD, threads, WebGPU through
+ * JSEP): the module and the loader, which is also the script of each wasm thread.
+ */
+const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
 
 export async function buildWebClient(options: { out?: string; vocabSizes?: number[]; quiet?: boolean } = {}) {
   const out = options.out ?? join(CLIENT, 'dist');
@@ -25,6 +32,9 @@ export async function buildWebClient(options: { out?: string; vocabSizes?: numbe
     build: { outDir: out },
     logLevel: options.quiet ? 'warn' : 'info',
   });
+  const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  mkdirSync(join(out, 'ort'), { recursive: true });
+  for (const file of ORT_FILES) copyFileSync(join(ortDist, file), join(out, 'ort', file));
   mkdirSync(join(out, 'data'), { recursive: true });
   for (const vocabSize of vocabSizes) {
     const { train, val, tokenizer } = prepareBrownData({ vocabSize });

@@ -1,45 +1,76 @@
 /**
- * Step time of a browser peer in headless Chromium: WebGPU (SwiftShader on a machine without a GPU, the
- * real adapter where there is one) against wasm, for the tiny and small GPT, split into gradient /
- * optimizer (Newton–Schulz and updates) / waiting on gossip. Two tabs of the same kind train one run on the
- * signaling server, on loopback; the figures are medians over both tabs' steps after a warm-up.
- * Prints a table and writes docs/bench/browser-step.{md,json}.
+ * Step time of a browser peer in headless Chromium against a Node peer's, in one run of this script:
+ * WebGPU (SwiftShader on a machine without a GPU, the real adapter where there is one), wasm on threads (the
+ * page cross-origin isolated, as the signaling server serves it) and on one thread (the isolation headers
+ * stripped), and `npm run peer` on the CPU backend, for the tiny and small GPT, each step split into
+ * gradient / optimizer (Newton–Schulz and updates) / waiting on gossip. Peers of one kind train a run on the
+ * signaling server, on loopback: one alone (the machine to itself, as a tab on its own laptop), and two
+ * (sharing the machine, gossiping over WebRTC). The figures are medians over the peers' steps after a
+ * warm-up. Prints tables and writes docs/bench/browser-step.{md,json}.
  *
- *   npm run bench:browser [-- --presets tiny,small --steps 8]
+ *   npm run bench:browser [-- --presets tiny,small --steps 6 --peers 1,2
+ *                            --kinds webgpu,webgpu-copied,wasm,wasm-1,node]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GPT_PRESETS, type GptPreset } from '@demuon/shared/model';
 import type { StepTiming } from '@demuon/shared/peer';
 import { RunConfigSchema } from '@demuon/shared/protocol';
+import { type Browser, chromium } from 'playwright-core';
 import { buildWebClient } from '../../client/scripts/build-web';
 import { oneOf, positiveInt } from '../../client/src/node/cli-args';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
-import { launchChromium } from '../helpers/chromium';
+import { CHROMIUM_FLAGS } from '../helpers/chromium';
 import { median } from '../helpers/median';
+import { runNodePeers } from './browser-step-node-peers';
+
+/** The kinds of peer measured: tabs by their join-URL options, and headless Node peers. */
+const KINDS = {
+  webgpu: { label: 'tab, webgpu, resident', tab: { query: 'provider=webgpu', isolated: true } },
+  'webgpu-copied': {
+    label: 'tab, webgpu, copied',
+    tab: { query: 'provider=webgpu&resident=0', isolated: true },
+  },
+  wasm: { label: 'tab, wasm, threads', tab: { query: 'provider=wasm', isolated: true } },
+  'wasm-1': { label: 'tab, wasm, 1 thread', tab: { query: 'provider=wasm', isolated: false } },
+  node: { label: 'Node peer', tab: undefined },
+} as const;
+type Kind = keyof typeof KINDS;
 
 const { values: args } = parseArgs({
   options: {
     presets: { type: 'string', default: 'tiny,small' },
     steps: { type: 'string', default: '6' },
+    peers: { type: 'string', default: '1,2' },
+    kinds: { type: 'string', default: Object.keys(KINDS).join(',') },
     out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), '../../docs/bench') },
   },
 });
 const presets = args.presets
   .split(',')
   .map((p) => oneOf('--presets', p, Object.keys(GPT_PRESETS) as GptPreset[]));
+const kinds = args.kinds.split(',').map((k) => oneOf('--kinds', k, Object.keys(KINDS) as Kind[]));
 const steps = positiveInt('--steps', args.steps);
+const peerCounts = args.peers.split(',').map((n) => positiveInt('--peers', n));
 const WARMUP = 2;
-/** WebGPU with parameters resident on the GPU, WebGPU with them copied through the CPU each step, wasm. */
-const MODES = [
-  { label: 'webgpu, resident', query: 'provider=webgpu' },
-  { label: 'webgpu, copied', query: 'provider=webgpu&resident=0' },
-  { label: 'wasm', query: 'provider=wasm' },
-] as const;
 
+interface Row extends StepTiming {
+  readonly preset: GptPreset;
+  readonly kind: Kind;
+  readonly peer: string;
+  /** Peers in the run, all on this machine. */
+  readonly peers: number;
+  /** The adapter (WebGPU), the wasm threads and whether the page was isolated, or the Node backend. */
+  readonly device: string;
+  readonly stepMs: number;
+  readonly steps: number;
+}
+
+/** The machine's 1-minute load average before and after: figures from a busy machine say so. */
+const load = { before: loadavg()[0], after: Number.NaN };
 const webRoot = mkdtempSync(join(tmpdir(), 'bench-web-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-browser-'));
 await buildWebClient({
@@ -48,101 +79,180 @@ await buildWebClient({
   quiet: true,
 });
 const server = await createSignalingServer({ port: 0, dataDir, webRoot, log: silentLogger });
-const browser = await launchChromium();
+// A page answered by the test's route (the one-thread rows) has no known address: Chromium's local-network
+// checks would then refuse its socket to the server on loopback.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [...CHROMIUM_FLAGS, '--disable-features=LocalNetworkAccessChecks'],
+});
 
-const rows: ({ preset: GptPreset; provider: string; adapter: string; steps: number } & StepTiming & {
-    stepMs: number;
-  })[] = [];
+/** `peers` tabs of one kind train the run; their step timings after warm-up, and what a tab reports. */
+async function measureTabs(
+  browser: Browser,
+  run: { id: string; token: string; peers: number },
+  tab: { query: string; isolated: boolean },
+) {
+  const pages = await Promise.all(Array.from({ length: run.peers }, () => browser.newPage()));
+  const samples: StepTiming[] = [];
+  for (const page of pages) {
+    // Without the isolation headers the page gets no shared wasm memory: onnxruntime runs one thread.
+    if (!tab.isolated)
+      await page.route('**/join/**', async (route) => {
+        const response = await route.fetch();
+        const headers = { ...response.headers() };
+        delete headers['cross-origin-opener-policy'];
+        delete headers['cross-origin-embedder-policy'];
+        await route.fulfill({ response, headers });
+      });
+    await page.exposeFunction('reportStep', (s: { step: number; timing: StepTiming }) => {
+      if (s.step > WARMUP) samples.push(s.timing);
+    });
+    await page.addInitScript(() =>
+      document.addEventListener('peer-step', (e) =>
+        (window as unknown as { reportStep(d: unknown): void }).reportStep((e as CustomEvent).detail),
+      ),
+    );
+    await page.goto(`${server.url}/join/${run.id}?token=${run.token}&${tab.query}&wait=${run.peers}`);
+  }
+  for (const page of pages) {
+    // Done, or the error the page shows (the run would never end).
+    await page.waitForFunction(
+      () =>
+        document.getElementById('state')?.textContent === 'done' || !document.getElementById('error')?.hidden,
+      null,
+      { timeout: 3_600_000 },
+    );
+    if (await page.locator('#error').isVisible())
+      throw new Error(`a tab of run ${run.id} failed: ${await page.locator('#error').textContent()}`);
+  }
+  const isolated = await pages[0].evaluate(() => globalThis.crossOriginIsolated);
+  const adapter = (await pages[0].locator('#adapter').textContent()) ?? '';
+  const optimizer = (await pages[0].locator('#optimizer-backend').textContent()) ?? '';
+  for (const page of pages) await page.close();
+  const device = tab.query.includes('webgpu')
+    ? adapter
+    : `${optimizer}; ${isolated ? '' : 'not '}cross-origin isolated`;
+  return { samples, device };
+}
+
+const rows: Row[] = [];
 for (const preset of presets) {
-  for (const [m, mode] of MODES.entries()) {
-    const run = RunConfigSchema.parse({
-      id: `${preset}-${m}`,
-      model: { preset },
-      topology: 'complete',
-      algorithm: { name: 'demuon', lr: { eta: 0.02, schedule: 'linear' } },
-      steps,
-      batch: 8,
-      evalEvery: 1_000_000,
-      evalBatches: 1,
-    });
-    const created = await fetch(`${server.url}/api/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(run),
-    });
-    if (!created.ok) throw new Error(`creating run ${run.id}: ${await created.text()}`);
-    const token = server.runs.get(run.id)!.secretToken();
-    const pages = await Promise.all([0, 1].map(() => browser.newPage()));
-    const samples: StepTiming[] = [];
-    for (const page of pages) {
-      await page.exposeFunction('reportStep', (s: { step: number; timing: StepTiming }) => {
-        if (s.step > WARMUP) samples.push(s.timing);
+  for (const peers of peerCounts) {
+    for (const kind of kinds) {
+      const run = RunConfigSchema.parse({
+        id: `${preset}-${kind}-${peers}`,
+        model: { preset },
+        topology: 'complete',
+        algorithm: { name: 'demuon', lr: { eta: 0.02, schedule: 'linear' } },
+        steps,
+        batch: 8,
+        evalEvery: 1_000_000,
+        evalBatches: 1,
       });
-      await page.addInitScript(() =>
-        document.addEventListener('peer-step', (e) =>
-          (window as unknown as { reportStep(d: unknown): void }).reportStep((e as CustomEvent).detail),
-        ),
-      );
-      await page.goto(`${server.url}/join/${run.id}?token=${token}&${mode.query}&wait=2`);
+      const created = await fetch(`${server.url}/api/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(run),
+      });
+      if (!created.ok) throw new Error(`creating run ${run.id}: ${await created.text()}`);
+      const token = server.runs.get(run.id)!.secretToken();
+      const { tab } = KINDS[kind];
+      const { samples, device } = tab
+        ? await measureTabs(browser, { id: run.id, token, peers }, tab)
+        : await runNodePeers({ server: server.url, runId: run.id, token, peers, warmup: WARMUP }).then(
+            (r) => ({
+              samples: r.samples,
+              device: r.backend,
+            }),
+          );
+      rows.push({
+        preset,
+        kind,
+        peer: KINDS[kind].label,
+        peers,
+        device,
+        steps: samples.length,
+        gradientMs: median(samples.map((s) => s.gradientMs)),
+        optimizerMs: median(samples.map((s) => s.optimizerMs)),
+        waitingMs: median(samples.map((s) => s.waitingMs)),
+        stepMs: median(samples.map((s) => s.gradientMs + s.optimizerMs + s.waitingMs)),
+      });
+      console.log(`${preset} ${kind} ×${peers}: ${JSON.stringify(rows.at(-1))}`);
     }
-    for (const page of pages)
-      await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', null, {
-        timeout: 1_800_000,
-      });
-    const adapter = (await pages[0].locator('#adapter').textContent()) ?? '';
-    for (const page of pages) await page.close();
-    const gradientMs = median(samples.map((s) => s.gradientMs));
-    const optimizerMs = median(samples.map((s) => s.optimizerMs));
-    const waitingMs = median(samples.map((s) => s.waitingMs));
-    rows.push({
-      preset,
-      provider: mode.label,
-      adapter: mode.label.startsWith('webgpu') ? adapter : '–',
-      steps: samples.length,
-      gradientMs,
-      optimizerMs,
-      waitingMs,
-      stepMs: median(samples.map((s) => s.gradientMs + s.optimizerMs + s.waitingMs)),
-    });
-    console.log(`${preset} ${mode.label}: ${JSON.stringify(rows.at(-1))}`);
   }
 }
+load.after = loadavg()[0];
 await browser.close();
 await server.close();
 rmSync(webRoot, { recursive: true, force: true });
 rmSync(dataDir, { recursive: true, force: true });
 
+/** A tab's step and its compute (gradient + optimizer) over the Node peer's, per preset and peer count. */
+const ratios = rows.flatMap((r) => {
+  const node = rows.find((n) => n.preset === r.preset && n.peers === r.peers && n.kind === 'node');
+  if (!node || r.kind === 'node') return [];
+  return [
+    {
+      preset: r.preset,
+      peers: r.peers,
+      peer: r.peer,
+      step: r.stepMs / node.stepMs,
+      compute: (r.gradientMs + r.optimizerMs) / (node.gradientMs + node.optimizerMs),
+    },
+  ];
+});
+
+/** The options of this run, as typed after `npm run bench:browser`. */
+const command = process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : '';
 const f = (x: number) => x.toFixed(0);
 const table = [
-  '| preset | gradients on | adapter | gradient (ms) | optimizer (ms) | waiting (ms) | step (ms) | steps |',
-  '|---|---|---|---|---|---|---|---|',
+  '| preset | peers | peer | device | gradient (ms) | optimizer (ms) | waiting (ms) | step (ms) | steps |',
+  '|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.preset} | ${r.provider} | ${r.adapter} | ${f(r.gradientMs)} | ${f(r.optimizerMs)} | ${f(r.waitingMs)} | ${f(r.stepMs)} | ${r.steps} |`,
+      `| ${r.preset} | ${r.peers} | ${r.peer} | ${r.device || '–'} | ${f(r.gradientMs)} | ${f(r.optimizerMs)} | ${f(r.waitingMs)} | ${f(r.stepMs)} | ${r.steps} |`,
+  ),
+].join('\n');
+const ratioTable = [
+  '| preset | peers | tab | step ÷ Node step | (gradient + optimizer) ÷ Node’s |',
+  '|---|---|---|---|---|',
+  ...ratios.map(
+    (r) => `| ${r.preset} | ${r.peers} | ${r.peer} | ${r.step.toFixed(2)} | ${r.compute.toFixed(2)} |`,
   ),
 ].join('\n');
 console.log(table);
+console.log(ratioTable);
 mkdirSync(args.out, { recursive: true });
 writeFileSync(
   join(args.out, 'browser-step.md'),
-  `# Step time of a browser peer: WebGPU vs wasm
+  `# Step time of a browser peer: WebGPU, wasm, and a Node peer
 
-\`npm run bench:browser\`: two headless Chromium tabs of the same kind train one run (complete graph, DeMuon,
-batch 8, fp32 gossip over WebRTC on loopback), ${steps} steps, the first ${WARMUP} left out; medians over both tabs.
-WebGPU: onnxruntime-web's WebGPU EP for gradients and the WGSL kernels on its GPUDevice for the optimizer,
-with the parameters and gradients resident in GPU buffers (onnxruntime reads and writes the optimizer's
-buffers), or copied through the CPU each step (\`&resident=0\`: parameters read back, uploaded as inputs,
-gradients read back and written again). wasm: onnxruntime-web on wasm (one thread) and the CPU backend in
-JavaScript. Both tabs share this machine.
+\`npm run bench:browser${command}\`: peers of one kind train one run (complete graph, DeMuon, batch 8, fp32 gossip over
+WebRTC on loopback), ${steps} steps, the first ${WARMUP} left out; medians over the peers' steps. One peer alone
+has this machine (${cpus().length} cores) to itself, as a tab on its own laptop would; two peers share it, so a
+peer's waiting includes its neighbour's computing.
+
+- WebGPU tabs: onnxruntime-web's WebGPU EP for gradients and the WGSL kernels on its GPUDevice for the
+  optimizer, with the parameters and gradients resident in GPU buffers (onnxruntime reads and writes the
+  optimizer's buffers), or copied through the CPU each step (\`&resident=0\`).
+- wasm tabs: onnxruntime-web on wasm for gradients and Newton–Schulz, the rest of the optimizer in
+  JavaScript. Threads where the page is cross-origin isolated (the signaling server sends COOP and COEP);
+  the one-thread rows strip those headers, as a server without them would.
+- Node peers: \`npm run peer -- --backend cpu\`, gradients and Newton–Schulz on onnxruntime-node with its
+  default threads.
 
 ${table}
 
+${ratioTable}
+
+Machine: ${process.platform} ${process.arch}, Node ${process.version}, ${cpus().length} cores, load average
+${load.before.toFixed(1)} before and ${load.after.toFixed(1)} after (other work on the machine slows the peers unevenly).
 On a machine without a GPU the WebGPU adapter is SwiftShader, a software renderer: these rows show that the
 path works, not how fast a GPU is.
 `,
 );
 writeFileSync(
   join(args.out, 'browser-step.json'),
-  `${JSON.stringify({ steps, warmup: WARMUP, rows }, null, 2)}\n`,
+  `${JSON.stringify({ steps, warmup: WARMUP, cores: cpus().length, load, rows, ratios }, null, 2)}\n`,
 );
 process.exit(0);

@@ -2,7 +2,7 @@
  * The in-process simulator: N nodes of one algorithm on the GPT and the Brown corpus, gradients from
  * onnxruntime-node, gossip through the in-memory network, the very optimizer code a peer runs.
  */
-import { BatchSampler, fixedBatches, parseShardScheme, planShards } from '@demuon/shared/data';
+import { parseShardScheme } from '@demuon/shared/data';
 import { makeTopology } from '@demuon/shared/graph';
 import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';

@@ -6,25 +6,21 @@
  */
 import { decodeCorpusBundle } from '@demuon/shared/data';
 import { gptConfig, type ResidentGradientEngine } from '@demuon/shared/model';
-import { EVENTS, type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
-import { CpuBackend, type Tensor, type TensorBackend } from '@demuon/shared/tensor';
-import * as ort from 'onnxruntime-web';
+import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
+import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
-import { io, type Socket } from 'socket.io-client';
-import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
-import { WebGpuBackend } from '../gpu/backend';
-import { NetworkPeer } from '../net/network-peer';
+import type { OrtGradientEngine } from '../engine/ort-engine';
+import { PeerRunner } from '../net/peer-runner';
+import { createEngine } from './create-engine';
 import type { Capabilities, PageToWorker, WorkerToPage } from './messages';
 import { RemotePeer } from './rtc-proxy';
+import { RemoteSignaling } from './socket-proxy';
 
 /** The worker's global scope (the DOM typings this project compiles against have no worker scope). */
 const scope = globalThis as unknown as {
   postMessage(message: WorkerToPage, transfer: Transferable[]): void;
   onmessage: ((event: MessageEvent<PageToWorker>) => void) | null;
 };
-
-// One wasm thread: threads need a cross-origin-isolated page, and the tab's other work runs beside it.
-ort.env.wasm.numThreads = 1;
 
 const post = (message: WorkerToPage, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
 const log = (line: string) => post({ type: 'log', line });
@@ -43,29 +39,31 @@ interface Session {
 }
 
 let session: Session | null = null;
-let peer: NetworkPeer<Tensor> | null = null;
-let socket: Socket | null = null;
+let runner: PeerRunner<Tensor> | null = null;
 let leaving = false;
+/** The page's signaling socket: its heartbeats go out while a step blocks this worker. */
+const signaling = new RemoteSignaling(post);
 const remotes = new Map<number, RemotePeer>();
 let nextRemote = 0;
 
 scope.onmessage = (event) => {
   const message = event.data;
+  if (signaling.receive(message)) return;
   switch (message.type) {
     case 'start':
       start(message).catch(fail);
       return;
     case 'pause':
       // Pausing leaves the run after this step; resuming joins again and takes a neighbour's state.
-      peer?.stop();
+      runner?.stop();
       return;
     case 'resume':
-      if (session && !peer) train(session).catch(fail);
+      if (session && !runner) train(session).catch(fail);
       return;
     case 'leave':
       leaving = true;
-      peer?.stop();
-      if (!peer) post({ type: 'state', state: 'left' });
+      runner?.stop();
+      if (!runner) post({ type: 'activity', activity: { kind: 'left' } });
       return;
     case 'rtc-event':
       remotes.get(message.id)?.receive(message);
@@ -102,91 +100,9 @@ async function start(message: Extract<PageToWorker, { type: 'start' }>): Promise
   await train(session);
 }
 
-/** onnxruntime on WebGPU with the WGSL optimizer on the same device, or wasm with the CPU backend. */
-async function createEngine(
-  model: ReturnType<typeof gptConfig>,
-  batchSize: number,
-  { provider, resident }: { provider: 'auto' | 'webgpu' | 'wasm'; resident: boolean },
-) {
-  const module = ort as unknown as OrtModule;
-  let fallbackReason: string | undefined;
-  if (provider !== 'wasm') {
-    if (!('gpu' in navigator)) fallbackReason = 'this browser has no WebGPU (navigator.gpu)';
-    else {
-      try {
-        const adapter = await navigator.gpu.requestAdapter();
-        if (!adapter) throw new Error('no WebGPU adapter');
-        const engine = await OrtGradientEngine.create(module, model, {
-          batchSize,
-          sessionOptions: { executionProviders: ['webgpu'] },
-        });
-        // onnxruntime's own device: the WGSL kernels work on the same GPU memory.
-        const device = (await ort.env.webgpu.device) as GPUDevice;
-        const gpu = new WebGpuBackend(device);
-        // Resident: onnxruntime reads the optimizer's parameter buffers and writes its gradient buffers.
-        if (resident) engine.beforeGpuRun = () => gpu.flush();
-        const backend = gpu as unknown as TensorBackend<Tensor>;
-        const info = adapter.info;
-        return {
-          engine,
-          backend,
-          capabilities: {
-            provider: 'webgpu',
-            adapter: {
-              vendor: info.vendor,
-              architecture: info.architecture,
-              device: info.device,
-              description: info.description,
-            },
-            features: [...device.features].sort(),
-            limits: limitsOf(device.limits),
-            optimizerBackend: "WGSL kernels on onnxruntime's GPUDevice",
-            residentParams: resident,
-          } satisfies Capabilities,
-        };
-      } catch (error) {
-        if (provider === 'webgpu') throw error;
-        fallbackReason = `WebGPU failed: ${(error as Error).message}`;
-      }
-    }
-  }
-  const engine = await OrtGradientEngine.create(module, model, {
-    batchSize,
-    sessionOptions: { executionProviders: ['wasm'] },
-  });
-  return {
-    engine,
-    backend: new CpuBackend() as unknown as TensorBackend<Tensor>,
-    capabilities: {
-      provider: 'wasm',
-      ...(fallbackReason ? { fallbackReason } : {}),
-      features: [],
-      limits: {},
-      optimizerBackend: 'CPU (JavaScript)',
-      residentParams: false,
-    } satisfies Capabilities,
-  };
-}
-
-function limitsOf(limits: GPUSupportedLimits): Record<string, number> {
-  const picked: Record<string, number> = {};
-  for (const key of [
-    'maxBufferSize',
-    'maxStorageBufferBindingSize',
-    'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX',
-  ] as const)
-    picked[key] = limits[key];
-  return picked;
-}
-
 async function train({ run, engine, backend, data, start, capabilities }: Session): Promise<void> {
-  socket ??= io(start.server, { transports: ['websocket'] });
-  post({ type: 'state', state: 'waiting' });
-  let training = false;
-  const current = await NetworkPeer.join({
-    socket,
+  const current = new PeerRunner<Tensor>({
+    socket: signaling,
     runId: run.id,
     token: start.token,
     ...(start.name ? { name: start.name } : {}),
@@ -199,9 +115,10 @@ async function train({ run, engine, backend, data, start, capabilities }: Sessio
     now: () => performance.now(),
     connect: (options) => connect(options),
     log,
+    onJoined: (peer) => post({ type: 'joined', peerId: peer.peerId, run }),
+    onActivity: (activity) => post({ type: 'activity', activity }),
     onStep: (report, epoch) => {
-      if (!training) post({ type: 'state', state: 'training' });
-      training = true;
+      const peer = current.peer!;
       post({
         type: 'step',
         step: {
@@ -212,24 +129,19 @@ async function train({ run, engine, backend, data, start, capabilities }: Sessio
           ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
           timing: report.timing,
           epoch: epoch.epoch,
-          dataEpochs: current.dataEpochs(report.step + 1),
+          dataEpochs: peer.dataEpochs(report.step + 1),
           members: epoch.members.length,
-          ...current.traffic(),
-          links: current.lastLinks,
+          ...peer.traffic(),
+          links: peer.lastLinks,
         },
       });
     },
   });
-  peer = current as unknown as NetworkPeer<Tensor>;
-  post({ type: 'joined', peerId: current.peerId, run });
-  await current.train();
-  const finished = !current.stopped;
-  // Connections first: once the server has let the peer go, their late ICE signals would be refused.
-  current.close();
-  socket.emit(EVENTS.leave, {});
-  peer = null;
-  post({ type: 'state', state: leaving ? 'left' : finished ? 'done' : 'paused' });
-  if (leaving) socket.disconnect();
+  runner = current;
+  const outcome = await current.run();
+  runner = null;
+  const kind = leaving ? 'left' : outcome.kind === 'done' ? 'done' : 'paused';
+  post({ type: 'activity', activity: { kind } });
 }
 
 function connect(options: SimplePeer.Options): SimplePeer.Instance {

@@ -81,20 +81,25 @@ describe('EpochTimeline', () => {
     // Members at any steps answer; the server commits at the largest barrier: every member is still
     // before it, so all switch at the same step.
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(1000), fc.boolean()), { minLength: 1, maxLength: 16 }), (peers) => {
-        const timelines = peers.map(() => new EpochTimeline());
-        const e = ringEpoch(1, 0, ['a'], 'a');
-        const barriers = peers.map(([next, started], i) => timelines[i].propose(proposal(e), next, started));
-        const activation = Math.max(...barriers);
-        for (const [i, [next]] of peers.entries()) {
-          // A member never started a step at or after its barrier before the commit.
-          expect(barriers[i]).toBeGreaterThanOrEqual(next);
-          expect(timelines[i].mayStart(barriers[i])).toBe(false);
-          timelines[i].commit({ ...e, activationStep: activation });
-          expect(timelines[i].mayStart(barriers[i])).toBe(true);
-          expect(barriers[i]).toBeLessThanOrEqual(activation);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(1000), fc.boolean()), { minLength: 1, maxLength: 16 }),
+        (peers) => {
+          const timelines = peers.map(() => new EpochTimeline());
+          const e = ringEpoch(1, 0, ['a'], 'a');
+          const barriers = peers.map(([next, started], i) =>
+            timelines[i].propose(proposal(e), next, started),
+          );
+          const activation = Math.max(...barriers);
+          for (const [i, [next]] of peers.entries()) {
+            // A member never started a step at or after its barrier before the commit.
+            expect(barriers[i]).toBeGreaterThanOrEqual(next);
+            expect(timelines[i].mayStart(barriers[i])).toBe(false);
+            timelines[i].commit({ ...e, activationStep: activation });
+            expect(timelines[i].mayStart(barriers[i])).toBe(true);
+            expect(barriers[i]).toBeLessThanOrEqual(activation);
+          }
+        },
+      ),
     );
   });
 

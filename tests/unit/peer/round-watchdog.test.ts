@@ -1,9 +1,14 @@
-import { judge, NeighbourMissed, RoundWatchdog } from '@demuon/shared/peer';
+import { judge, type NeighbourMissed, RoundWatchdog } from '@demuon/shared/peer';
 import type { NeighbourStatusReply, PeerStatus } from '@demuon/shared/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-const status = (s: Partial<PeerStatus> = {}): PeerStatus => ({ step: 5, phase: 'gradient', phaseMs: 100, ...s });
+const status = (s: Partial<PeerStatus> = {}): PeerStatus => ({
+  step: 5,
+  phase: 'gradient',
+  phaseMs: 100,
+  ...s,
+});
 const reply = (s: Partial<NeighbourStatusReply> = {}): NeighbourStatusReply => ({
   ok: true,
   alive: true,
@@ -108,7 +113,10 @@ describe('RoundWatchdog', () => {
 
   it('waits as long as a slow neighbour keeps moving, and tells how long it has waited', async () => {
     let step = 0;
-    const { dog, reports, waits, advance } = manualWatchdog(() => reply({ status: status({ step: step++ }) }), 500);
+    const { dog, reports, waits, advance } = manualWatchdog(
+      () => reply({ status: status({ step: step++ }) }),
+      500,
+    );
     const missed: NeighbourMissed[] = [];
     const done = dog.watch('b', 0, (m) => missed.push(m));
     await advance(60_000);

@@ -1,5 +1,11 @@
 import { algorithmConfig, createAlgorithm } from '@demuon/shared/optim';
-import { receiveState, type StateKey, type StateLink, sendState, transferredTensors } from '@demuon/shared/peer';
+import {
+  receiveState,
+  type StateKey,
+  type StateLink,
+  sendState,
+  transferredTensors,
+} from '@demuon/shared/peer';
 import { CpuBackend } from '@demuon/shared/tensor';
 import { describe, expect, it } from 'vitest';
 
