@@ -47,6 +47,15 @@ describe('gossip frames', () => {
     expect(parsed.chunks).toBe(frames.length);
   });
 
+  it("carry their exchange: a late joiner's state never mixes with a gossip round", () => {
+    const [frame] = encodeTensorFrames({ ...header(1), exchange: 'state' }, small);
+    expect(parseFrame(frame).exchange).toBe('state');
+    expect(parseFrame(encodeTensorFrames(header(1), small)[0]).exchange).toBe('gossip');
+    const unknown = frame.slice();
+    new DataView(unknown.buffer).setUint16(6, 7, true);
+    expect(() => parseFrame(unknown)).toThrow('frame exchange 7 is unknown');
+  });
+
   it('bf16 frames carry half the payload bytes of fp32', () => {
     const payload = (fs: Uint8Array[]) => fs.reduce((n, f) => n + f.byteLength - FRAME_HEADER_BYTES, 0);
     expect(payload(encodeTensorFrames(header(0, 'bf16'), big))).toBe(
@@ -59,7 +68,7 @@ describe('gossip frames', () => {
     const frames = new Rng(2).shuffle(message());
     const results = frames.map((f) => assembler.receive(f, current)).filter(Boolean);
     expect(results).toHaveLength(1);
-    expect(results[0]?.key).toEqual({ epoch: 3, step: 17, round: 1 });
+    expect(results[0]?.key).toEqual({ exchange: 'gossip', epoch: 3, step: 17, round: 1 });
     expect(results[0]?.tensors[0]).toEqual(big);
     expect(results[0]?.tensors[1]).toEqual(small);
     expect(assembler.dropped).toBe(0);
