@@ -42,6 +42,8 @@ export interface SessionHandlers {
 
 /** Reports kept while the signaling connection is down, sent once it is back (oldest dropped beyond). */
 const MAX_HELD_REPORTS = 1000;
+/** How often to try the server again after it closed the connection (a restart). */
+const RECONNECT_EVERY_MS = 1000;
 /** How long a question to the server may take before it counts as unanswered. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Events of this peer that the server refuses with 'not-joined' only when it dropped the peer. */
@@ -52,6 +54,7 @@ export class SignalingSession {
   private ended = false;
   private readonly held: { event: string; payload: unknown }[] = [];
   private readonly listeners: [string, (payload: unknown) => void][] = [];
+  private reconnecting: ReturnType<typeof setInterval> | undefined;
 
   /**
    * Joins the run. Listeners are in place before `join` is sent, so no epoch or signal the server sends
@@ -101,10 +104,19 @@ export class SignalingSession {
     // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
     this.listen('disconnect', (reason) => {
       this.attached = false;
-      // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us.
-      if (reason === 'io server disconnect' && !this.ended) setTimeout(() => socket.reconnect(), 1000);
+      // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us;
+      // a first try may come before the server is back, so it is tried again until the socket is up.
+      if (reason !== 'io server disconnect' || this.ended) return;
+      clearInterval(this.reconnecting);
+      this.reconnecting = setInterval(() => {
+        if (this.ended || socket.connected) clearInterval(this.reconnecting);
+        else socket.reconnect();
+      }, RECONNECT_EVERY_MS);
     });
-    this.listen('connect', () => void this.resume());
+    this.listen('connect', () => {
+      clearInterval(this.reconnecting);
+      void this.resume();
+    });
   }
 
   /** True while the server counts this peer as a member, as far as the peer knows. */
@@ -158,6 +170,7 @@ export class SignalingSession {
   close(leave: boolean): void {
     if (leave && !this.ended && this.attached) this.socket.emit(EVENTS.leave, {});
     this.ended = true;
+    clearInterval(this.reconnecting);
     this.socket.heartbeat(null);
     this.socket.setStatus(undefined);
     for (const [event, listener] of this.listeners.splice(0)) this.socket.off(event, listener);
