@@ -1,15 +1,16 @@
 /**
  * Step time of a browser peer in headless Chromium against a Node peer's, in one run of this script:
- * WebGPU (SwiftShader on a machine without a GPU, the real adapter where there is one), wasm on threads (the
- * page cross-origin isolated, as the signaling server serves it) and on one thread (the isolation headers
- * stripped), and `npm run peer` on the CPU backend, for the tiny and small GPT, each step split into
+ * WebGPU (SwiftShader on a machine without a GPU, the real adapter where there is one), wasm as the
+ * signaling server serves it (cross-origin isolated: one wasm thread per core but one, up to four), as a
+ * tab on a 3-core machine would run (two threads, on this machine's cores) and on one thread (the
+ * isolation headers stripped), and `npm run peer` on the CPU backend, for the tiny and small GPT, each step split into
  * gradient / optimizer (Newton–Schulz and updates) / waiting on gossip. Peers of one kind train a run on the
  * signaling server, on loopback: one alone (the machine to itself, as a tab on its own laptop), and two
  * (sharing the machine, gossiping over WebRTC). The figures are medians over the peers' steps after a
  * warm-up. Prints tables and writes docs/bench/browser-step.{md,json}.
  *
  *   npm run bench:browser [-- --presets tiny,small --steps 6 --peers 1,2
- *                            --kinds webgpu,webgpu-copied,wasm,wasm-1,node]
+ *                            --kinds webgpu,webgpu-copied,wasm,wasm-3cores,wasm-1,node]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,15 +28,23 @@ import { CHROMIUM_FLAGS } from '../helpers/chromium';
 import { median } from '../helpers/median';
 import { runNodePeers } from './browser-step-node-peers';
 
-/** The kinds of peer measured: tabs by their join-URL options, and headless Node peers. */
+/**
+ * The kinds of peer measured: tabs by their join-URL options, whether the page is cross-origin isolated
+ * (else onnxruntime runs one wasm thread) and how many cores the tab's worker is told the machine has (it
+ * picks its wasm threads from that), and headless Node peers.
+ */
 const KINDS = {
   webgpu: { label: 'tab, webgpu, resident', tab: { query: 'provider=webgpu', isolated: true } },
   'webgpu-copied': {
     label: 'tab, webgpu, copied',
     tab: { query: 'provider=webgpu&resident=0', isolated: true },
   },
-  wasm: { label: 'tab, wasm, threads', tab: { query: 'provider=wasm', isolated: true } },
-  'wasm-1': { label: 'tab, wasm, 1 thread', tab: { query: 'provider=wasm', isolated: false } },
+  wasm: { label: 'tab, wasm, isolated', tab: { query: 'provider=wasm', isolated: true } },
+  'wasm-3cores': {
+    label: 'tab, wasm, told 3 cores',
+    tab: { query: 'provider=wasm', isolated: true, cores: 3 },
+  },
+  'wasm-1': { label: 'tab, wasm, not isolated', tab: { query: 'provider=wasm', isolated: false } },
   node: { label: 'Node peer', tab: undefined },
 } as const;
 type Kind = keyof typeof KINDS;
@@ -79,8 +88,8 @@ await buildWebClient({
   quiet: true,
 });
 const server = await createSignalingServer({ port: 0, dataDir, webRoot, log: silentLogger });
-// A page answered by the test's route (the one-thread rows) has no known address: Chromium's local-network
-// checks would then refuse its socket to the server on loopback.
+// A page or worker answered by the benchmark's routes has no known address: Chromium's local-network checks
+// would then refuse its requests to the server on loopback.
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: [...CHROMIUM_FLAGS, '--disable-features=LocalNetworkAccessChecks'],
@@ -90,7 +99,7 @@ const browser = await chromium.launch({
 async function measureTabs(
   browser: Browser,
   run: { id: string; token: string; peers: number },
-  tab: { query: string; isolated: boolean },
+  tab: { query: string; isolated: boolean; cores?: number },
 ) {
   const pages = await Promise.all(Array.from({ length: run.peers }, () => browser.newPage()));
   const samples: StepTiming[] = [];
@@ -103,6 +112,13 @@ async function measureTabs(
         delete headers['cross-origin-opener-policy'];
         delete headers['cross-origin-embedder-policy'];
         await route.fulfill({ response, headers });
+      });
+    // The worker's navigator says what the machine has: a tab picks its wasm threads from it.
+    if (tab.cores)
+      await page.route('**/assets/peer-worker-*.js', async (route) => {
+        const response = await route.fetch();
+        const cores = `Object.defineProperty(WorkerNavigator.prototype, 'hardwareConcurrency', { get: () => ${tab.cores} });`;
+        await route.fulfill({ response, body: `${cores}\n${await response.text()}` });
       });
     await page.exposeFunction('reportStep', (s: { step: number; timing: StepTiming }) => {
       if (s.step > WARMUP) samples.push(s.timing);
@@ -227,17 +243,23 @@ writeFileSync(
   join(args.out, 'browser-step.md'),
   `# Step time of a browser peer: WebGPU, wasm, and a Node peer
 
-\`npm run bench:browser${command}\`: peers of one kind train one run (complete graph, DeMuon, batch 8, fp32 gossip over
-WebRTC on loopback), ${steps} steps, the first ${WARMUP} left out; medians over the peers' steps. One peer alone
-has this machine (${cpus().length} cores) to itself, as a tab on its own laptop would; two peers share it, so a
-peer's waiting includes its neighbour's computing.
+\`\`\`sh
+npm run bench:browser${command}
+\`\`\`
+
+Peers of one kind train one run (complete graph, DeMuon, batch 8, fp32 gossip over WebRTC on loopback),
+${steps} steps, the first ${WARMUP} left out; medians over the peers' steps. One peer alone has this machine to
+itself, as a tab on its own laptop would; two peers share it, so a peer's waiting includes its neighbour's
+computing.
 
 - WebGPU tabs: onnxruntime-web's WebGPU EP for gradients and the WGSL kernels on its GPUDevice for the
   optimizer, with the parameters and gradients resident in GPU buffers (onnxruntime reads and writes the
   optimizer's buffers), or copied through the CPU each step (\`&resident=0\`).
 - wasm tabs: onnxruntime-web on wasm for gradients and Newton–Schulz, the rest of the optimizer in
-  JavaScript. Threads where the page is cross-origin isolated (the signaling server sends COOP and COEP);
-  the one-thread rows strip those headers, as a server without them would.
+  JavaScript. \`isolated\`: as the signaling server serves the page (COOP and COEP), cross-origin
+  isolated, so one wasm thread per core but one, up to four; \`told 3 cores\`: the same, with the tab's
+  worker told the machine has three cores, so two threads whatever this machine has; \`not isolated\`:
+  those headers stripped, as a server without them would, so one thread.
 - Node peers: \`npm run peer -- --backend cpu\`, gradients and Newton–Schulz on onnxruntime-node with its
   default threads.
 
@@ -245,10 +267,15 @@ ${table}
 
 ${ratioTable}
 
-Machine: ${process.platform} ${process.arch}, Node ${process.version}, ${cpus().length} cores, load average
-${load.before.toFixed(1)} before and ${load.after.toFixed(1)} after (other work on the machine slows the peers unevenly).
+Machine: ${process.platform} ${process.arch}, Node ${process.version}, ${cpus().length} cores; load average
+${load.before.toFixed(1)} before the run and ${load.after.toFixed(1)} after (other work on the machine slows the peers
+unevenly, threaded ones most).${
+    kinds.some((k) => k.startsWith('webgpu'))
+      ? `
 On a machine without a GPU the WebGPU adapter is SwiftShader, a software renderer: these rows show that the
-path works, not how fast a GPU is.
+path works, not how fast a GPU is.`
+      : ''
+  }
 `,
 );
 writeFileSync(

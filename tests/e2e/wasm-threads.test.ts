@@ -1,7 +1,8 @@
 /**
- * A tab without WebGPU, end to end: the signaling server serves the built client cross-origin isolated,
- * so the tab's worker runs onnxruntime-web's wasm on several threads (one per core, up to four), for the
- * gradients and for Newton–Schulz, and trains the tiny GPT alone to the end of its run.
+ * Tabs without WebGPU, end to end: the signaling server serves the built client cross-origin isolated, so
+ * a tab's worker runs onnxruntime-web's wasm on threads (one per core but one, up to four), for the
+ * gradients and for Newton–Schulz. Two such tabs, one as this machine is and one told it has three cores,
+ * train the tiny GPT together to the end of a run.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,25 +45,48 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('a wasm tab is cross-origin isolated, runs onnxruntime on threads and trains', async () => {
+/** A wasm tab on the run; `cores` is what its worker is told the machine has, else the truth. */
+async function wasmTab(cores?: number) {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(e.message));
+  if (cores)
+    await page.route('**/assets/peer-worker-*.js', async (route) => {
+      const response = await route.fetch();
+      const told = `Object.defineProperty(WorkerNavigator.prototype, 'hardwareConcurrency', { get: () => ${cores} });`;
+      await route.fulfill({ response, body: `${told}\n${await response.text()}` });
+    });
   const token = server.runs.get(RUN.id)!.secretToken();
-  await page.goto(`${server.url}/join/${RUN.id}?token=${token}&provider=wasm&wait=1`);
-  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', null, {
-    timeout: 240_000,
-  });
-  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-  const threads = Math.min(cores, 4);
-  expect(await page.locator('#optimizer-backend').textContent()).toBe(
-    `Newton–Schulz on onnxruntime-web (wasm, ${threads} thread${threads === 1 ? '' : 's'}), the rest in JavaScript`,
+  await page.goto(`${server.url}/join/${RUN.id}?token=${token}&provider=wasm&wait=2`);
+  return { page, errors };
+}
+
+it('wasm tabs are cross-origin isolated, run onnxruntime on one thread per core but one, and train', async () => {
+  // One tab as this machine is, one told it has three cores: two wasm threads, whatever the cores here.
+  const tabs = [await wasmTab(), await wasmTab(3)];
+  for (const { page } of tabs) {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', null, {
+      timeout: 240_000,
+    });
+  }
+  const cores = await tabs[0].page.evaluate(() => navigator.hardwareConcurrency);
+  for (const [i, threads] of [Math.max(1, Math.min(cores - 1, 4)), 2].entries()) {
+    const { page, errors } = tabs[i];
+    expect(await page.locator('#optimizer-backend').textContent()).toBe(
+      `Newton–Schulz on onnxruntime-web (wasm, ${threads} thread${threads === 1 ? '' : 's'}), the rest in JavaScript`,
+    );
+    expect(Number(await page.locator('#val-loss').textContent())).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+  }
+  // Both trained one run and ended averaging their parameters: the same validation loss, to round-off of
+  // threaded against single-threaded sums.
+  const losses = await Promise.all(
+    tabs.map(async ({ page }) => Number(await page.locator('#val-loss').textContent())),
   );
-  expect(Number(await page.locator('#val-loss').textContent())).toBeGreaterThan(0);
-  expect(errors).toEqual([]);
-  await page.close();
+  expect(Math.abs(losses[0] - losses[1])).toBeLessThan(1e-3);
+  for (const { page } of tabs) await page.close();
 }, 300_000);

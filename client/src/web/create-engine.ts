@@ -12,8 +12,8 @@ import { WebGpuBackend } from '../gpu/backend';
 import type { Capabilities } from './messages';
 
 /**
- * The tab's page, its WebRTC and the browser's other tabs need cores too, and the models' matrices are
- * small (a few hundred rows) for many threads to share.
+ * The models' matrices are small (a few hundred rows) for many threads to share, and the page, the browser
+ * and WebRTC need cores too.
  */
 const MAX_WASM_THREADS = 4;
 
@@ -30,10 +30,14 @@ export interface TabEngine {
   readonly capabilities: Capabilities;
 }
 
-/** Threads for onnxruntime's wasm: shared wasm memory, hence threads, needs a cross-origin-isolated page. */
+/**
+ * Threads for onnxruntime's wasm: shared wasm memory, hence threads, needs a cross-origin-isolated page.
+ * One core is left to the page, the browser and WebRTC: on a two-core machine with other work running, two
+ * wasm threads mostly made the small GPT's step slower than one (docs/bench/browser-step.md).
+ */
 export function wasmThreadCount(): number {
   if (!globalThis.crossOriginIsolated) return 1;
-  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS));
+  return Math.max(1, Math.min((navigator.hardwareConcurrency || 1) - 1, MAX_WASM_THREADS));
 }
 
 /** onnxruntime on WebGPU with the WGSL optimizer on the same device, or wasm with Newton–Schulz on wasm. */
