@@ -8,7 +8,7 @@
  *
  *   npm run bench:breakdown [-- --presets tiny,small --peers 2 --steps 40 --repeats 2]
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,7 @@ import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 import { oneOf, positiveInt } from '../../client/src/node/cli-args';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
 import { median } from '../helpers/median';
+import { startPeer, stepLine } from '../helpers/peer-process';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,9 +40,6 @@ const repeats = positiveInt('--repeats', args.repeats);
 /** Steps left out of the figures: session warm-up, first connections. */
 const WARMUP = 5;
 const OVERLAPS = [1, 4];
-const PEER = fileURLToPath(new URL('../../client/src/node/peer.ts', import.meta.url));
-/** "step 7/40 epoch 1 (2 peers): train 6.1 | gradient 52 ms, optimizer 31 ms, gossip 77 ms" */
-const STEP_LINE = /^step (\d+)\/\d+ .*gradient (\d+) ms, optimizer (\d+) ms, gossip (\d+) ms/;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'step-breakdown-'));
 const server = await createSignalingServer({ port: 0, dataDir, log: silentLogger });
@@ -60,32 +58,20 @@ async function measure(run: RunConfig): Promise<Sample[]> {
   if (!created.ok) throw new Error(`creating run ${run.id}: HTTP ${created.status} ${await created.text()}`);
   const token = server.runs.get(run.id)!.secretToken();
   const samples: Sample[] = [];
-  const exits = Array.from({ length: peers }, () => {
-    const child = spawn(
-      process.execPath,
-      [
-        ...['--import', 'tsx', PEER, '--server', server.url, '--run', run.id, `--token=${token}`],
-        ...['--wait-for', String(peers), '--backend', 'cpu', '--threads', '1'],
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const m = STEP_LINE.exec(line);
-        if (!m || Number(m[1]) <= WARMUP) continue;
-        const [gradientMs, optimizerMs, waitingMs] = [m[2], m[3], m[4]].map(Number);
-        samples.push({ gradientMs, optimizerMs, waitingMs, wallMs: gradientMs + optimizerMs + waitingMs });
-      }
+  const children: ChildProcess[] = [];
+  const exits = Array.from({ length: peers }, async () => {
+    const args = [
+      ...['--server', server.url, '--run', run.id, `--token=${token}`],
+      ...['--wait-for', String(peers), '--backend', 'cpu', '--threads', '1'],
+    ];
+    const peer = startPeer(args, children, (line) => {
+      const parsed = stepLine(line);
+      if (!parsed || parsed.step <= WARMUP) return;
+      const { timing } = parsed;
+      samples.push({ ...timing, wallMs: timing.gradientMs + timing.optimizerMs + timing.waitingMs });
     });
-    return new Promise<void>((resolve, reject) =>
-      child.once('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`a peer exited with ${code}`)),
-      ),
-    );
+    const code = await peer.exited;
+    if (code !== 0) throw new Error(`a peer exited with ${code}:\n${peer.output.slice(-2000)}`);
   });
   await Promise.all(exits);
   return samples;

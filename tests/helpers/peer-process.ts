@@ -1,6 +1,7 @@
 /** Headless peer processes (`npm run peer`) for tests, and polling for conditions on a live server. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { StepTiming } from '@demuon/shared/peer';
 
 const PEER = fileURLToPath(new URL('../../client/src/node/peer.ts', import.meta.url));
 
@@ -11,18 +12,41 @@ export interface PeerProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts a peer process; `children` collects it so that the test can kill what is left. */
-export function startPeer(args: string[], children: ChildProcess[]): PeerProcess {
+/**
+ * Starts a peer process; `children` collects it so that the test can kill what is left. `onLine` gets each
+ * whole line it prints on stdout, as it comes.
+ */
+export function startPeer(
+  args: string[],
+  children: ChildProcess[],
+  onLine?: (line: string) => void,
+): PeerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args], { stdio: 'pipe' });
   children.push(child);
   const peer: PeerProcess = { child, output: '', exited: new Promise((r) => child.once('exit', r)) };
+  let partial = '';
   child.stdout?.on('data', (d) => {
     peer.output += d;
+    if (!onLine) return;
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
   });
   child.stderr?.on('data', (d) => {
     peer.output += d;
   });
   return peer;
+}
+
+/** "step 7/40 epoch 1 (2 peers): train 6.1 | gradient 52 ms, optimizer 31 ms, gossip 77 ms" */
+const STEP_LINE = /^step (\d+)\/\d+ .*gradient (\d+) ms, optimizer (\d+) ms, gossip (\d+) ms/;
+
+/** The step (1-based) and its timing from a peer's step line; undefined for any other line. */
+export function stepLine(line: string): { step: number; timing: StepTiming } | undefined {
+  const m = STEP_LINE.exec(line);
+  if (!m) return undefined;
+  const [gradientMs, optimizerMs, waitingMs] = [m[2], m[3], m[4]].map(Number);
+  return { step: Number(m[1]), timing: { gradientMs, optimizerMs, waitingMs } };
 }
 
 /** Resolves with `check()`'s first defined value, looking every 200 ms; fails after `timeoutMs`. */

@@ -50,26 +50,24 @@ export class ConnectionPool {
     instance.on('signal', (data) => signal(peer, data));
     instance.on('connect', () => {
       connection.state = 'open';
-      this.gone.delete(peer);
       opened(peer, instance);
     });
     instance.on('close', () => {
       connection.state = 'closed';
-      if (this.connections.get(peer) === connection) {
-        this.connections.delete(peer);
-        this.gone.add(peer);
-      }
+      // A connection this pool already let go of (closed as unneeded, or replaced) says nothing new.
+      if (this.connections.get(peer) !== connection) return;
+      this.connections.delete(peer);
+      this.gone.add(peer);
       closed(peer);
     });
     instance.on('error', (error) => log(`link to ${peer}: ${error.message}`));
     this.connections.set(peer, connection);
+    this.gone.delete(peer);
     return instance;
   }
 
   /** Passes a relayed WebRTC signal to the connection with `from` (made now if it is the answering side). */
   signal(from: string, data: SimplePeer.SignalData): void {
-    // A peer that calls again after its link closed is back (e.g. both sides resumed after a restart).
-    this.gone.delete(from);
     (this.connections.get(from)?.instance ?? this.connect(from)).signal(data);
   }
 
