@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TopologyConfigSchema } from '../graph/spec';
 import { AlgorithmConfigSchema } from '../optim/config';
 import { WIRE_ENCODINGS, type WireEncoding } from '../tensor/codec';
+import { SignalDataSchema } from './signal-data';
 
 /** Run and peer ids: short, URL- and file-name-safe. */
 export const IdSchema = z
@@ -71,8 +72,8 @@ export const JoinSchema = z
   })
   .strict();
 
-/** WebRTC session descriptions and ICE candidates, opaque to the server; bounded in size by the server. */
-export const SignalSchema = z.object({ to: id, data: z.record(z.string(), z.unknown()) }).strict();
+/** A WebRTC session description or ICE candidate for a neighbour, relayed by the server. */
+export const SignalSchema = z.object({ to: id, data: SignalDataSchema }).strict();
 
 /**
  * What a peer is doing, sent with every heartbeat. Its neighbours ask the server for it (neighbour-status)

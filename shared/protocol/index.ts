@@ -74,3 +74,4 @@ export {
   TopologyLinkSchema,
   WatchSchema,
 } from './server-messages';
+export { MAX_SDP_CHARS, type SignalData, SignalDataSchema } from './signal-data';

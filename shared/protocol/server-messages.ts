@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { IdSchema, LinkStatsSchema, MetricsSchema, PeerStatusSchema, RunConfigSchema } from './events';
+import { SignalDataSchema } from './signal-data';
 
 const id = IdSchema;
 const finite = z.number().finite();
@@ -13,7 +14,7 @@ const finite = z.number().finite();
 export const WatchSchema = z.object({ runId: id }).strict();
 
 /** `signal` as delivered to its addressee. */
-export const RelayedSignalSchema = z.object({ from: id, data: z.record(z.string(), z.unknown()) }).strict();
+export const RelayedSignalSchema = z.object({ from: id, data: SignalDataSchema }).strict();
 export type RelayedSignal = z.infer<typeof RelayedSignalSchema>;
 
 export const ErrorBodySchema = z.object({ code: z.string(), message: z.string() }).strict();

@@ -2,7 +2,7 @@
  * One member of a run as the server knows it: who it is, how to reach its socket, when it was last heard
  * from, what it last said it was doing, and whether it owes an answer to an epoch proposal.
  */
-import type { Epoch, EpochProposal, PeerStatus } from '@demuon/shared/protocol';
+import type { Epoch, EpochProposal, PeerStatus, SignalData } from '@demuon/shared/protocol';
 import type { StoredMember } from './membership-store';
 
 export type MemberInfo = {
@@ -15,7 +15,7 @@ export type MemberInfo = {
 export interface MemberChannel {
   propose(payload: EpochProposal): void;
   epoch(payload: Epoch): void;
-  signal(from: string, data: Record<string, unknown>): void;
+  signal(from: string, data: SignalData): void;
   /** The server removed the member on its own (silent, reported, no answer): tell it why. */
   evicted(reason: string): void;
 }

@@ -15,6 +15,7 @@ import {
   NeighbourStatusQuerySchema,
   ProgressSchema,
   parseEvent,
+  type SignalData,
   SignalSchema,
   WatchSchema,
 } from '@demuon/shared/protocol';
@@ -179,7 +180,7 @@ export class PeerSession {
     return result instanceof Refusal ? result : ACKED;
   }
 
-  private signal(to: string, data: Record<string, unknown>): Outcome {
+  private signal(to: string, data: SignalData): Outcome {
     return this.withMember((run, member) => {
       const bytes = Buffer.byteLength(JSON.stringify(data));
       if (bytes > this.ctx.limits.maxSignalBytes) {

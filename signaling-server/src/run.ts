@@ -12,6 +12,7 @@ import type {
   RunConfig,
   RunState,
   RunSummary,
+  SignalData,
 } from '@demuon/shared/protocol';
 import type { Member, MemberChannel, MemberInfo } from './member';
 import { Membership, type MissReport, type RelayCheck } from './membership';
@@ -266,7 +267,7 @@ export class Run {
   }
 
   /** Relays a signal if the topology lets `from` and `to` talk; the reason otherwise. */
-  relay(from: Member, to: string, data: Record<string, unknown>, now: number): RelayCheck {
+  relay(from: Member, to: string, data: SignalData, now: number): RelayCheck {
     const check = this.membership.canRelay(from.id, to, now);
     if (check === 'ok') this.membership.get(to)!.channel.signal(from.id, data);
     return check;

@@ -20,6 +20,7 @@ import {
   NeighbourStatusReplySchema,
   RelayedSignalSchema,
   type RunConfig,
+  type SignalData,
 } from '@demuon/shared/protocol';
 import type { SignalingSocket } from './signaling-socket';
 
@@ -34,7 +35,7 @@ export interface JoinRequest {
 export interface SessionHandlers {
   epoch(epoch: Epoch): void;
   proposal(proposal: EpochProposal): void;
-  signal(from: string, data: Record<string, unknown>): void;
+  signal(from: string, data: SignalData): void;
   /** The server no longer counts this peer as a member: stop training now. */
   evicted(reason: string): void;
   log(line: string): void;
@@ -261,7 +262,7 @@ function joinPayload(r: JoinRequest) {
 type Inbound =
   | { event: 'epoch'; value: Epoch }
   | { event: 'proposal'; value: EpochProposal }
-  | { event: 'signal'; value: { from: string; data: Record<string, unknown> } }
+  | { event: 'signal'; value: { from: string; data: SignalData } }
   | { event: 'evicted'; value: { reason: string } }
   | { event: 'error'; value: { code: string; message: string; event?: string } };
 
