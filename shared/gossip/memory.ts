@@ -6,9 +6,12 @@ import type { Mixer, RoundKey } from '../optim/types';
 import { chunkElements } from '../protocol/frame';
 import type { Tensor, TensorBackend } from '../tensor';
 import { decodeInto, encode, encodedLength, type WireEncoding } from '../tensor/codec';
+import type { Attack } from './attacks';
+import { attackingLink } from './attacks';
 import {
   type GossipLink,
   GossipMixer,
+  type GossipMixerOptions,
   type MessagePart,
   type MixingSchedule,
   neighbourhoodOf,
@@ -54,13 +57,18 @@ export class MemoryNetwork {
     };
   }
 
-  /** A Mixer for one node: gossip along the schedule, and the exact average for central references. */
+  /**
+   * A Mixer for one node: gossip along the schedule, and the exact average for central references. A node
+   * given an `attack` sends corrupted values (see attacks.ts).
+   */
   mixer<T extends Tensor>(
     backend: TensorBackend<T>,
     node: number,
     schedule: MixingSchedule,
-  ): Mixer<T> & { release(): void } {
-    const gossip = new GossipMixer(backend, neighbourhoodOf(schedule, node), this.link(node));
+    options: GossipMixerOptions & { attack?: Attack } = {},
+  ): Mixer<T> & { release(): void; readonly gossip: GossipMixer<T> } {
+    const link = options.attack ? attackingLink(this.link(node), options.attack) : this.link(node);
+    const gossip = new GossipMixer(backend, neighbourhoodOf(schedule, node), link, options);
     return {
       mix: (tensors, key) => gossip.mix(tensors, key),
       stream: (tensors, key) => gossip.stream(tensors, key),
@@ -70,6 +78,7 @@ export class MemoryNetwork {
         for (const [k, t] of tensors.entries()) backend.write(t, mean[k]);
       },
       release: () => gossip.release(),
+      gossip,
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Mixer, MixStream, RoundKey } from '../optim/types';
 import type { Tensor, TensorBackend } from '../tensor';
+import { distance, NeighbourClipper, type RobustMixing } from './robust';
 
 /** W at an iteration: row-major n×n, row = receive. */
 export interface MixingWeights {
@@ -53,18 +54,35 @@ export function neighbourhoodOf(schedule: MixingSchedule, node: number): (step: 
   };
 }
 
+export interface GossipMixerOptions {
+  /** Clip each neighbour's contribution (ClippedGossip, see robust.ts); plain mixing without it. */
+  readonly robust?: RobustMixing;
+}
+
 export class GossipMixer<T extends Tensor> implements Mixer<T> {
   /** Receive buffers, one set per in-neighbour slot, reused across rounds. */
   private readonly scratch = new Map<string, T>();
+  private readonly clipper: NeighbourClipper | undefined;
 
   constructor(
     private readonly backend: TensorBackend<T>,
     private readonly neighbourhood: (step: number) => Neighbourhood,
     private readonly link: GossipLink,
-  ) {}
+    options: GossipMixerOptions = {},
+  ) {
+    this.clipper = options.robust && new NeighbourClipper(options.robust);
+  }
 
   /** In-neighbours that failed to deliver a round (gone or too slow), counted since construction. */
   missedRounds = 0;
+
+  /**
+   * What robust mixing did so far: neighbour tensors it scaled down, and neighbour rounds it left out
+   * for lying (see NeighbourClipper).
+   */
+  get robustCounts(): { clipped: number; leftOut: number } {
+    return { clipped: this.clipper?.clipped ?? 0, leftOut: this.clipper?.leftOut ?? 0 };
+  }
 
   async mix(tensors: readonly T[], key: RoundKey): Promise<void> {
     const round = this.stream(tensors, key);
@@ -80,13 +98,17 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
   stream(tensors: readonly T[], key: RoundKey): MixStream {
     const { selfWeight, inNeighbours, outNeighbours } = this.neighbourhood(key.step);
     const sending: Promise<void>[] = [];
+    // This node's values on the host, as sent: robust mixing measures the neighbours' distance from them.
+    const own: Float32Array[] = [];
+    const robust = this.clipper !== undefined && inNeighbours.length > 0;
     return {
       send: (from, to) => {
-        if (outNeighbours.length === 0) return;
+        if (outNeighbours.length === 0 && !robust) return;
         // Fresh host copies: the link may hand them to several receivers, who only read them.
         const values = Promise.all(tensors.slice(from, to).map((t) => this.backend.read(t)));
         sending.push(
           values.then((part) => {
+            for (const [j, v] of part.entries()) own[from + j] = v;
             for (const neighbour of outNeighbours) {
               try {
                 this.link.send(neighbour, key, part, { first: from, total: tensors.length });
@@ -103,38 +125,58 @@ export class GossipMixer<T extends Tensor> implements Mixer<T> {
         const received = await Promise.allSettled(
           inNeighbours.map(({ from }) => this.link.receive(from, key)),
         );
-        this.combine(tensors, selfWeight, inNeighbours, received);
+        this.combine(tensors, key.step, selfWeight, inNeighbours, received, robust ? own : undefined);
       },
     };
   }
 
+  /**
+   * x_i ← self·x_i + Σ_j w_ij·z_j. With robust mixing, neighbour j's weight is scaled by its clip factor
+   * s_j per tensor and the rest, w_ij·(1 − s_j), stays with the node: x_i + Σ_j w_ij·s_j·(z_j − x_i).
+   */
   private combine(
     tensors: readonly T[],
+    step: number,
     selfWeight: number,
     inNeighbours: Neighbourhood['inNeighbours'],
     received: PromiseSettledResult<Float32Array[]>[],
+    own: readonly Float32Array[] | undefined,
   ): void {
     let self = selfWeight;
+    const heard: { slot: number; from: number; weight: number; values: Float32Array[] }[] = [];
     for (const [slot, r] of received.entries()) {
+      const { from, weight } = inNeighbours[slot];
       if (r.status === 'rejected') {
-        self += inNeighbours[slot].weight;
+        self += weight;
         this.missedRounds++;
+        continue;
       }
-    }
-    for (const [k, t] of tensors.entries()) {
-      const terms: [number, T][] = [[self, t]];
-      for (const [slot, { from, weight }] of inNeighbours.entries()) {
-        const r = received[slot];
-        if (r.status === 'rejected') continue;
-        const values = r.value[k];
-        if (!values || values.length !== t.size) {
+      for (const [k, t] of tensors.entries()) {
+        if (r.value[k]?.length !== t.size) {
           throw new Error(
-            `gossip: node ${from} sent ${values?.length ?? 0} values for tensor ${k}, expected ${t.size}`,
+            `gossip: node ${from} sent ${r.value[k]?.length ?? 0} values for tensor ${k}, expected ${t.size}`,
           );
         }
+      }
+      heard.push({ slot, from, weight, values: r.value });
+    }
+    const factors =
+      own && this.clipper
+        ? this.clipper.factors(
+            step,
+            heard.map((h) => h.from),
+            heard.map((h) => h.values.map((v, k) => distance(v, own[k]))),
+          )
+        : undefined;
+    for (const [k, t] of tensors.entries()) {
+      const terms: [number, T][] = [[self, t]];
+      for (const [h, { slot, weight, values }] of heard.entries()) {
+        const s = factors ? factors[h][k] : 1;
+        terms[0][0] += weight * (1 - s);
+        if (s === 0) continue;
         const buffer = this.buffer(slot, k, t);
-        this.backend.write(buffer, values);
-        terms.push([weight, buffer]);
+        this.backend.write(buffer, values[k]);
+        terms.push([weight * s, buffer]);
       }
       this.backend.combine(t, terms);
     }

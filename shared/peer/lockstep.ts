@@ -3,7 +3,13 @@
  * gradients and runs all nodes' steps concurrently, their gossip rounds meeting in an in-memory network.
  * The simulator and the optimizer tests drive algorithms through this, with the very code a peer runs.
  */
-import { MemoryNetwork, type MixingSchedule } from '../gossip';
+import {
+  type Attack,
+  type GossipMixer,
+  MemoryNetwork,
+  type MixingSchedule,
+  type RobustMixing,
+} from '../gossip';
 import {
   type AlgorithmConfig,
   averageParams,
@@ -14,6 +20,7 @@ import {
   type ParamInfo,
 } from '../optim';
 import type { Tensor, TensorBackend, WireEncoding } from '../tensor';
+import { transferredTensors } from './state-transfer';
 
 export interface LockstepOptions<T extends Tensor> {
   readonly backend: TensorBackend<T>;
@@ -25,19 +32,26 @@ export interface LockstepOptions<T extends Tensor> {
   readonly config: AlgorithmConfig;
   /** The wire encoding gossip goes through (default fp32, exact). */
   readonly encoding?: WireEncoding;
+  /** Clipped gossip on every node (see gossip/robust.ts). */
+  readonly robust?: RobustMixing;
+  /** Nodes that gossip corrupted values (see gossip/attacks.ts), by index. */
+  readonly attacks?: ReadonlyMap<number, Attack>;
 }
 
 export class Lockstep<T extends Tensor> {
   readonly network: MemoryNetwork;
   readonly algorithms: DecentralizedAlgorithm<T>[];
-  private readonly mixers: (Mixer<T> & { release(): void })[];
+  private readonly mixers: (Mixer<T> & { release(): void; readonly gossip: GossipMixer<T> })[];
   private readonly grads: T[][];
 
   constructor(private readonly options: LockstepOptions<T>) {
     const { backend, params, x0, nodes, schedule, config } = options;
     this.network = new MemoryNetwork(nodes, options.encoding);
     this.algorithms = Array.from({ length: nodes }, () => createAlgorithm(backend, params, x0, config));
-    this.mixers = Array.from({ length: nodes }, (_, i) => this.network.mixer(backend, i, schedule));
+    const { robust, attacks } = options;
+    this.mixers = Array.from({ length: nodes }, (_, i) =>
+      this.network.mixer(backend, i, schedule, { robust, attack: attacks?.get(i) }),
+    );
     this.grads = Array.from({ length: nodes }, () => params.map((p) => backend.tensor(p.shape)));
   }
 
@@ -52,6 +66,23 @@ export class Lockstep<T extends Tensor> {
         a.step({ step, totalSteps, grads: this.grads[i], mixer: this.mixers[i] }),
       ),
     );
+  }
+
+  /**
+   * Node `node` takes node `from`'s parameters and optimizer state and restarts its tracking, as a late
+   * joiner does: how a node whose state turned non-finite starts again.
+   */
+  async copyState(node: number, from: number): Promise<void> {
+    const { backend } = this.options;
+    const source = transferredTensors(this.algorithms[from]);
+    for (const [g, tensors] of transferredTensors(this.algorithms[node]).entries())
+      for (const [i, t] of tensors.entries()) backend.write(t, await backend.read(source[g][i]));
+    this.algorithms[node].resetTracking();
+  }
+
+  /** What robust mixing did, per node, so far (see GossipMixer.robustCounts). */
+  robustCounts(): { clipped: number; leftOut: number }[] {
+    return this.mixers.map((m) => m.gossip.robustCounts);
   }
 
   /** Node i's parameters on the host. */

@@ -27,6 +27,12 @@ export interface StepReport {
   readonly disagreement?: number;
   /** Mean validation loss of this node's parameters, on eval steps. */
   readonly valLoss?: number;
+  /**
+   * This node's state is lost (a neighbour's huge values, an overflow): the loss was not a finite number
+   * (the step was then not taken, and nothing of it went to the neighbours), or the parameters were not
+   * after this step's gossip.
+   */
+  readonly stateNotFinite?: true;
 }
 
 export interface PeerLoopOptions<T extends Tensor> {
@@ -167,6 +173,10 @@ export class PeerLoop<T extends Tensor> {
     this.options.onPhase?.('gradient');
     const loss = await this.gradients(batches.next());
     const computed = this.now();
+    if (!Number.isFinite(loss)) {
+      const timing = { gradientMs: computed - started, optimizerMs: 0, waitingMs: 0 };
+      return { step, trainLoss: loss, timing, stateNotFinite: true };
+    }
     this.options.onPhase?.('optimizer');
     this.mixer.waitingMs = 0;
     this.mixer.disagreement = undefined;
@@ -184,6 +194,9 @@ export class PeerLoop<T extends Tensor> {
       timing,
       ...(disagreement !== undefined ? { disagreement } : {}),
     };
+    // Parameters that turned non-finite in this step's gossip show in the disagreement at once.
+    if (disagreement !== undefined && !Number.isFinite(disagreement))
+      return { ...report, stateNotFinite: true };
     if ((step + 1) % evalEvery === 0 || step + 1 === totalSteps) {
       return { ...report, valLoss: await this.validationLoss() };
     }

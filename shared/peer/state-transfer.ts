@@ -29,21 +29,26 @@ export function transferredTensors<T extends Tensor>(algorithm: DecentralizedAlg
   ];
 }
 
-/** Sends this node's state to each of `to` for their first step `step`. */
+/**
+ * Sends this node's state to each of `to` for their first step `step`. A state that is not finite is
+ * not sent (false): it would only spoil the joiner, which then gives up on this node and joins again.
+ */
 export async function sendState<T extends Tensor>(
   link: StateLink,
   backend: TensorBackend<T>,
   algorithm: DecentralizedAlgorithm<T>,
   to: readonly number[],
   step: number,
-): Promise<void> {
-  if (to.length === 0) return;
+): Promise<boolean> {
+  if (to.length === 0) return true;
   const groups = await Promise.all(
     transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => backend.read(t)))),
   );
+  if (!groups.every((g) => g.every((values) => values.every(Number.isFinite)))) return false;
   for (const peer of to)
     for (const [round, tensors] of groups.entries())
       link.send(peer, { exchange: 'state', step, round }, tensors);
+  return true;
 }
 
 /** Takes a neighbour's state for the first step `step`, then restarts gradient tracking from it. */

@@ -4,6 +4,7 @@
  * nothing on the server.
  */
 import { z } from 'zod';
+import { RobustMixingSchema } from '../gossip/robust';
 import { TopologyConfigSchema } from '../graph/spec';
 import { AlgorithmConfigSchema } from '../optim/config';
 import { WIRE_ENCODINGS, type WireEncoding } from '../tensor/codec';
@@ -50,12 +51,20 @@ export const RunConfigSchema = z
     iceServers: z.array(IceServerSchema).default([]),
     /** How long a gossip round waits for a neighbour before asking the server about it. */
     gossipTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    /**
+     * Clipped gossip (ClippedGossip), so that a neighbour sending bad values cannot drag the others away;
+     * plain gossip without it. Costs a little accuracy in a clean run (see docs/bench/robust-mixing.md).
+     */
+    robustMixing: RobustMixingSchema.optional(),
   })
   .strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 // ---- peer → server -------------------------------------------------------------------------------
+
+/** The per-peer secret a join acknowledgement hands out and a resume must show (the server's are hex). */
+export const PeerSecretSchema = z.string().min(1).max(256);
 
 export const JoinSchema = z
   .object({
@@ -65,10 +74,11 @@ export const JoinSchema = z
     platform: z.enum(['browser', 'node']),
     backend: z.enum(['webgpu', 'wasm', 'cpu']),
     /**
-     * Coming back after the signaling connection dropped (e.g. the server restarted): the id this peer had.
-     * The server gives it its old place when that id is still a member of the run's current epoch.
+     * Coming back after the signaling connection dropped (e.g. the server restarted): the id this peer had
+     * and the secret its join acknowledgement gave it (ids are public: the secret proves the place is its
+     * own). The server gives it its old place when that id is still a member of the run's current epoch.
      */
-    resume: z.object({ peerId: id }).strict().optional(),
+    resume: z.object({ peerId: id, secret: PeerSecretSchema }).strict().optional(),
   })
   .strict();
 
@@ -165,6 +175,10 @@ export const NeighbourStatusReplySchema = z
   .strict();
 export type NeighbourStatusReply = z.infer<typeof NeighbourStatusReplySchema>;
 
+/**
+ * The number of steps this peer has finished: never less than it reported before, never more than the
+ * run's `steps` (the server checks both and refuses with 'bad-step').
+ */
 export const ProgressSchema = z.object({ step: z.number().int().min(0) }).strict();
 
 const finite = z.number().finite();
@@ -188,8 +202,9 @@ export const MetricsSchema = z
   .object({
     step: z.number().int().min(0),
     epoch: z.number().int().min(0),
-    trainLoss: finite.optional(),
-    valLoss: finite.optional(),
+    /** null: not a finite number (JSON has no NaN): the peer's state turned non-finite. */
+    trainLoss: finite.nullable().optional(),
+    valLoss: finite.nullable().optional(),
     bytesSent: finite.min(0),
     bytesReceived: finite.min(0),
     /** ‖x_i − Σ_j w_ij·x_j‖ over all parameters at the last gossip of parameters: 0 at consensus. */

@@ -57,7 +57,10 @@ export function chunkElements(encoding: WireEncoding, maxFrameBytes = MAX_FRAME_
   return Math.floor((maxFrameBytes - FRAME_HEADER_BYTES - perChunk) / perElement);
 }
 
-/** Splits one tensor into encoded frames. */
+/**
+ * Splits one tensor into encoded frames: chunk c holds elements c·per … of it, per = chunkElements(encoding).
+ * Receivers refuse any other layout (see MessageAssembler), so a frame cannot claim memory it does not fill.
+ */
 export function encodeTensorFrames(
   header: Omit<FrameHeader, 'chunk' | 'chunks' | 'offset' | 'count'>,
   values: Float32Array,

@@ -24,6 +24,7 @@ export {
   NeighbourStatusReplySchema,
   PEER_PHASES,
   type PeerPhase,
+  PeerSecretSchema,
   type PeerStatus,
   PeerStatusSchema,
   ProgressSchema,

@@ -15,6 +15,12 @@ export const REFUSAL_CODES = [
   'not-joined',
   /** `resume` naming no member of the run, or a member someone is connected as. */
   'cannot-resume',
+  /** `resume` without the secret of the peer it names, or with another one. */
+  'bad-secret',
+  /** A step no peer of the run can be at: past its last step, or below one the member reported before. */
+  'bad-step',
+  /** An epoch number the server never handed out. */
+  'bad-epoch',
   /** A signal, report or status question about a peer this member is not linked with. */
   'not-neighbour',
   'unknown-peer',
@@ -23,6 +29,8 @@ export const REFUSAL_CODES = [
   /** `epoch-ready` for an epoch that is not the pending proposal (superseded, committed, or never made). */
   'stale-epoch',
   'too-large',
+  /** A payload nested deeper than the server reads (no event needs more than a few levels). */
+  'too-deep',
   'rate-limited',
   'too-many-watches',
   /** The server failed; the event changed nothing. */

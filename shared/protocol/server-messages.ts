@@ -4,7 +4,14 @@
  * metrics point and the run list. Peers, dashboards and tests parse the server's messages with these.
  */
 import { z } from 'zod';
-import { IdSchema, LinkStatsSchema, MetricsSchema, PeerStatusSchema, RunConfigSchema } from './events';
+import {
+  IdSchema,
+  LinkStatsSchema,
+  MetricsSchema,
+  PeerSecretSchema,
+  PeerStatusSchema,
+  RunConfigSchema,
+} from './events';
 import { SignalDataSchema } from './signal-data';
 
 const id = IdSchema;
@@ -28,13 +35,15 @@ export const AckSchema = z.union([z.looseObject({ ok: z.literal(true) }), AckFai
 export type Ack = z.infer<typeof AckSchema>;
 
 /**
- * The acknowledgement of a successful `join` (also one with `resume`): the peer's id, the run it joined
- * (without its token), and how often to send `heartbeat`, in ms.
+ * The acknowledgement of a successful `join` (also one with `resume`): the peer's id, the secret it must
+ * show to resume that id (shown to nobody else), the run it joined (without its token), and how often to
+ * send `heartbeat`, in ms.
  */
 export const JoinAckSchema = z
   .object({
     ok: z.literal(true),
     peerId: id,
+    secret: PeerSecretSchema,
     run: RunConfigSchema,
     heartbeatMs: z.number().int().positive(),
   })

@@ -117,22 +117,15 @@ export function encode(encoding: WireEncoding, values: Float32Array): Uint8Array
 }
 
 /**
- * Decodes `elements` values from `bytes` into `out` at `offset`; throws (changing nothing) when the
- * size does not match or a value is not finite.
+ * Decodes `elements` values from `bytes` into a new array; throws when the size does not match or a
+ * value is not finite.
  */
-export function decodeInto(
-  encoding: WireEncoding,
-  bytes: Uint8Array,
-  elements: number,
-  out: Float32Array,
-  offset = 0,
-): void {
+export function decode(encoding: WireEncoding, bytes: Uint8Array, elements: number): Float32Array {
   if (bytes.byteLength !== encodedLength(encoding, elements)) {
     throw new Error(
       `decode: ${elements} ${encoding} values need ${encodedLength(encoding, elements)} bytes, got ${bytes.byteLength}`,
     );
   }
-  if (offset < 0 || offset + elements > out.length) throw new Error('decode: values fall outside the tensor');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values = new Float32Array(elements);
   switch (encoding) {
@@ -155,5 +148,20 @@ export function decodeInto(
   for (let i = 0; i < elements; i++) {
     if (!Number.isFinite(values[i])) throw new Error(`decode: value ${i} is ${values[i]}`);
   }
-  out.set(values, offset);
+  return values;
+}
+
+/**
+ * Decodes `elements` values from `bytes` into `out` at `offset`; throws (changing nothing) when the
+ * size does not match or a value is not finite.
+ */
+export function decodeInto(
+  encoding: WireEncoding,
+  bytes: Uint8Array,
+  elements: number,
+  out: Float32Array,
+  offset = 0,
+): void {
+  if (offset < 0 || offset + elements > out.length) throw new Error('decode: values fall outside the tensor');
+  out.set(decode(encoding, bytes, elements), offset);
 }

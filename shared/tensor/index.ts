@@ -8,6 +8,7 @@ export {
   type TensorBackend,
 } from './backend';
 export {
+  decode,
   decodeInto,
   ENCODING_SIZE,
   encode,

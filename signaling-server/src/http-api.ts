@@ -1,15 +1,20 @@
 /**
  * The JSON API and the pages, on node:http (socket.io answers /socket.io/ before this handler runs).
  *   GET  /api/runs                      runs, without tokens
- *   POST /api/runs                      create a run (Authorization: Bearer <admin token>) → its join URL
+ *   POST /api/runs                      create a run (Authorization: Bearer <admin token>) → its join URL;
+ *                                       409 'too-many-runs' once the server holds limits.maxRuns
  *   GET  /api/runs/<id>                 { config, state }: the run's config and its run-state snapshot
  *   GET  /api/runs/<id>/metrics.json    every metrics point in memory, oldest first
  *   GET  /api/runs/<id>/metrics.csv     the same as CSV with a header row
  *   GET  /, /join/<id>, /runs/<id>, …   the browser client's build (see web-client.ts)
- * Errors are JSON: { error: { code, message } }.
+ * Errors are JSON: { error: { code, message } }, also for a request target or a request that does not
+ * parse (400 'bad-request-target', 'bad-path', 'bad-request').
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { RunConfigSchema } from '@demuon/shared/protocol';
+import { HttpError } from './http-error';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import { Refusal } from './run';
@@ -29,16 +34,6 @@ export type HttpContext = {
 };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, runId: string) => void | Promise<void>;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
@@ -69,9 +64,17 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
   ];
 
   return (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = routes.find((r) => r.pattern.test(path));
+    // Nothing here may throw outside `run`: a throw from a request handler would end the process.
+    const path = requestPath(req.url ?? '/');
     const run = async () => {
+      if (path === undefined) {
+        throw new HttpError(
+          400,
+          'bad-request-target',
+          `cannot read the request target ${JSON.stringify((req.url ?? '').slice(0, 200))}: send a path such as /api/runs`,
+        );
+      }
+      const route = routes.find((r) => r.pattern.test(path));
       if (!route) {
         if (req.method === 'GET' && serveWebClient(path, ctx.webRoot, ctx.registry, res)) return;
         throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
@@ -89,10 +92,74 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
     };
     run().catch((error: unknown) => {
       if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
-      ctx.log.warn(`${req.method} ${path}: ${(error as Error).stack ?? error}`);
+      ctx.log.warn(`${req.method} ${path ?? '(no path)'}: ${(error as Error).stack ?? error}`);
       sendError(res, 500, 'internal', 'internal server error');
     });
   };
+}
+
+/**
+ * The path of a request target (still percent-encoded): origin-form `/path?query` as it stands (`//x`
+ * included: it is a path, not a host), absolute-form `http://host/path` (proxies) through URL; undefined
+ * for anything else (asterisk-form, garbage).
+ */
+function requestPath(target: string): string | undefined {
+  if (target.startsWith('/')) return target.replace(/[?#].*$/s, '');
+  if (!URL.canParse(target)) return undefined;
+  const url = new URL(target);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.pathname : undefined;
+}
+
+/**
+ * The server's `clientError`: a request node:http could not parse gets a JSON error with a code, like any
+ * other refusal, and its connection is closed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, code] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers-too-large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request-timeout']
+        : [400, 'bad-request'];
+  answerRaw(socket, status, code, `cannot parse the request (${error.code ?? error.message})`);
+}
+
+/**
+ * The server's `upgrade` for anything but socket.io (which answers its own): node:http hands such
+ * requests to no request handler, and unanswered they would hang until a timeout.
+ */
+export function answerStrayUpgrade(req: IncomingMessage, socket: Duplex): void {
+  if (req.url?.startsWith(SOCKET_IO_PATH)) return;
+  answerRaw(socket, 400, 'bad-upgrade', `only ${SOCKET_IO_PATH} accepts protocol upgrades`);
+}
+
+/** The server's `connect` (the CONNECT method): this is no proxy. */
+export function answerConnect(_req: IncomingMessage, socket: Duplex): void {
+  answerRaw(socket, 405, 'method-not-allowed', 'this server is no proxy: CONNECT is not accepted');
+}
+
+/** socket.io's default path, which its engine answers before any handler here. */
+const SOCKET_IO_PATH = '/socket.io/';
+
+/**
+ * A JSON error written straight to a connection that has no ServerResponse, which is then closed; one that
+ * has sent part of an answer already (keep-alive) is only closed, as node:http does: bytes written now
+ * could land inside that answer.
+ */
+function answerRaw(socket: Duplex, status: number, code: string, message: string): void {
+  if (!socket.writable || (socket as Socket).bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function listRuns(ctx: HttpContext, res: ServerResponse): void {
@@ -130,7 +197,7 @@ async function createRun(ctx: HttpContext, req: IncomingMessage, res: ServerResp
   const parsed = RunConfigSchema.safeParse(json);
   if (!parsed.success)
     throw new HttpError(400, 'bad-config', `invalid run config: ${issuesText(parsed.error)}`);
-  const run = await ctx.registry.create(parsed.data);
+  const run = await ctx.registry.create(parsed.data, ctx.limits.maxRuns);
   if (run instanceof Refusal) throw new HttpError(409, run.code, run.message);
   const token = run.secretToken();
   ctx.log.info(`created run "${run.id}": join ${ctx.urls.join(run.id, token)}`);

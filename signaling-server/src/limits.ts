@@ -12,8 +12,24 @@ export type Limits = {
    */
   eventsPerSecond: number;
   eventBurst: number;
+  /**
+   * Rate-limited events in a row that still get an `error-reply`; beyond, they are dropped without one, so
+   * that a flood costs its sender replies instead of the server memory.
+   */
+  answeredRateLimits: number;
+  /** Rate-limited events in a row after which the socket is disconnected: it is flooding, not bursting. */
+  maxRateLimited: number;
+  /** Nesting levels of an event payload (no event needs more than 5); deeper → 'too-deep', unparsed. */
+  maxPayloadDepth: number;
+  /**
+   * Bytes of replies and events queued for one socket and not yet written out (its client does not read);
+   * beyond, the socket is disconnected. Far above what a live peer or dashboard ever lags behind.
+   */
+  maxUnreadBytes: number;
   /** Runs one socket may watch at once. */
   maxWatchedRuns: number;
+  /** Runs on the server; POST /api/runs beyond → 409 'too-many-runs'. */
+  maxRuns: number;
   /** Body of POST /api/runs. */
   maxRequestBytes: number;
 };
@@ -23,9 +39,32 @@ export const DEFAULT_LIMITS: Limits = {
   maxSignalBytes: 16 * 1024,
   eventsPerSecond: 100,
   eventBurst: 200,
+  answeredRateLimits: 100,
+  maxRateLimited: 10_000,
+  maxPayloadDepth: 32,
+  maxUnreadBytes: 8 * 1024 * 1024,
   maxWatchedRuns: 16,
+  maxRuns: 100,
   maxRequestBytes: 64 * 1024,
 };
+
+/**
+ * How far past a run's last step a proposal's barrier may lie: a peer promises a few steps past its next
+ * one (PROPOSAL_LOOKAHEAD in shared/peer, 2), and its next is at most the run's `steps`. Anything further
+ * is no step of the run; refusing it keeps every activation step a safe integer the Epoch schema accepts.
+ */
+const BARRIER_SLACK_STEPS = 16;
+
+/** The largest barrier, and so the largest activation step, an epoch of a run of `steps` steps may have. */
+export function maxActivationStep(steps: number): number {
+  return Math.min(steps + BARRIER_SLACK_STEPS, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * No run makes this many epochs (one per membership change): a larger epoch number read from a file is
+ * damage or the trace of an attack, and is not taken, so that the next number stays a safe integer.
+ */
+export const MAX_EPOCH_NUMBER = 2 ** 40;
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 

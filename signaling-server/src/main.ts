@@ -21,6 +21,14 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  // The last resort: nothing the server does should throw to the process, but if something does, every
+  // run must not go down with the one request or event that found the bug.
+  process.on('uncaughtException', (error) => {
+    consoleLogger.warn(`uncaught exception, still serving: ${error.stack ?? error}`);
+  });
+  process.on('unhandledRejection', (reason) => {
+    consoleLogger.warn(`unhandled rejection, still serving: ${(reason as Error)?.stack ?? reason}`);
+  });
   // A deployed server batches membership changes: a burst of joins becomes one epoch, not one each.
   const server = await createSignalingServer({ epochBatchMs: 50, ...options, log: consoleLogger });
   const stop = () => {

@@ -4,6 +4,7 @@
  */
 import type { Epoch, EpochProposal, PeerStatus, SignalData } from '@demuon/shared/protocol';
 import type { StoredMember } from './membership-store';
+import { sameSecret } from './secrets';
 
 export type MemberInfo = {
   name?: string;
@@ -37,6 +38,8 @@ export class Member {
 
   constructor(
     readonly id: string,
+    /** What a resume must show besides the (public) id; only the membership file and the join ack hold it. */
+    private readonly secret: string,
     public info: MemberInfo,
     public channel: MemberChannel,
     readonly joinedAt: number,
@@ -45,8 +48,8 @@ export class Member {
 
   /** A member of the stored epoch, back without a connection; its heartbeat clock starts now. */
   static away(stored: StoredMember, now: number): Member {
-    const { id, name, platform, backend, joinedAt, step } = stored;
-    const member = new Member(id, { name, platform, backend }, AWAY, joinedAt, now);
+    const { id, secret, name, platform, backend, joinedAt, step } = stored;
+    const member = new Member(id, secret, { name, platform, backend }, AWAY, joinedAt, now);
     member.step = step;
     return member;
   }
@@ -54,6 +57,16 @@ export class Member {
   /** True while nobody is connected as this member (restored after a restart, not resumed yet). */
   get away(): boolean {
     return this.channel === AWAY;
+  }
+
+  /** Compared in constant time: the answer must not tell how much of a guess was right. */
+  hasSecret(given: string): boolean {
+    return sameSecret(given, this.secret);
+  }
+
+  /** For the join acknowledgement of this member's own peer, and nothing else. */
+  revealSecret(): string {
+    return this.secret;
   }
 
   /** Connected again (after a restart) through `channel`. */
@@ -76,6 +89,7 @@ export class Member {
 
   stored(): StoredMember {
     const { name, platform, backend } = this.info;
-    return { id: this.id, name, platform, backend, joinedAt: this.joinedAt, step: this.step };
+    const { id, secret, joinedAt, step } = this;
+    return { id, secret, name, platform, backend, joinedAt, step };
   }
 }

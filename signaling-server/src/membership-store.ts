@@ -2,25 +2,33 @@
  * `<dataDir>/<runId>/membership.json`: the members of a run's current epoch, so that a restarted server
  * can hand every peer the very epoch it had and training goes on undisturbed. Written atomically before an
  * epoch's payloads go out (a peer never holds an epoch the file lacks), and at most once a second when
- * only the reported steps moved (they set the next epoch's activation step). A file that does not parse
- * stops the server with the reason, like runs.json.
+ * only the reported steps moved (a restarted server shows them). It also holds every member's
+ * resume secret, and nothing serves it.
+ *
+ * Loading never stops the server: a file that does not parse, or whose epoch no run can have, is moved
+ * aside (`membership.json.damaged`) with a warning, and the run starts without those members (their peers
+ * join again); a member's step that is no step of the run is forgotten (null) with a warning.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { IdSchema } from '@demuon/shared/protocol';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { IdSchema, PeerSecretSchema } from '@demuon/shared/protocol';
 import { z } from 'zod';
-import { damagedFile, writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from './atomic-file';
+import { MAX_EPOCH_NUMBER, maxActivationStep } from './limits';
 import type { Logger } from './log';
 import { issuesText } from './run-store';
+
+const StepSchema = z.number().int().min(0);
 
 const StoredMemberSchema = z
   .object({
     id: IdSchema,
+    secret: PeerSecretSchema,
     name: z.string().max(100).optional(),
     platform: z.enum(['browser', 'node']),
     backend: z.enum(['webgpu', 'wasm', 'cpu']),
     joinedAt: z.number().int(),
-    /** The largest step the peer reported; null before its first report. */
-    step: z.number().int().min(0).nullable(),
+    /** The largest step the peer reported; null before its first report. Checked against the run on load. */
+    step: StepSchema.nullable(),
   })
   .strict();
 export type StoredMember = z.infer<typeof StoredMemberSchema>;
@@ -30,10 +38,10 @@ const MembershipFileSchema = z
   .object({
     version: z.literal(1),
     savedAt: z.number().int(),
-    epoch: z.number().int().min(0),
-    activationStep: z.number().int().min(0),
+    epoch: z.number().int().min(0).max(MAX_EPOCH_NUMBER),
+    activationStep: StepSchema,
     /** In index order (join order). */
-    members: z.array(StoredMemberSchema),
+    members: z.array(StoredMemberSchema.extend({ step: z.unknown() })),
     /** Members told to bootstrap in this epoch (their payloads carry `bootstrapFrom`). */
     joiners: z.array(IdSchema),
   })
@@ -46,7 +54,13 @@ const MembershipFileSchema = z
     }
   });
 
-export type MembershipSnapshot = Omit<z.infer<typeof MembershipFileSchema>, 'version' | 'savedAt'>;
+export type MembershipSnapshot = {
+  epoch: number;
+  activationStep: number;
+  /** In index order (join order). */
+  members: StoredMember[];
+  joiners: string[];
+};
 
 /** Steps move at every report: they are written at most this often (a crash loses at most this much). */
 const STEP_SAVE_DELAY_MS = 1000;
@@ -59,19 +73,55 @@ export class MembershipStore {
     private readonly log: Logger,
   ) {}
 
-  /** The stored snapshot, or null without a file; throws naming the problem when the file is damaged. */
-  load(): MembershipSnapshot | null {
+  /**
+   * The stored snapshot of a run of `steps` steps; null without a file, or when it is damaged (then it is
+   * moved aside, and the warning says why).
+   */
+  load(steps: number): MembershipSnapshot | null {
     if (!existsSync(this.file)) return null;
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch (error) {
-      throw damagedFile(this.file, `not valid JSON: ${(error as Error).message}`);
+      return this.damaged(`not valid JSON: ${(error as Error).message}`);
     }
     const parsed = MembershipFileSchema.safeParse(json);
-    if (!parsed.success) throw damagedFile(this.file, issuesText(parsed.error));
-    const { version: _, savedAt: __, ...snapshot } = parsed.data;
-    return snapshot;
+    if (!parsed.success) return this.damaged(issuesText(parsed.error));
+    const { epoch, activationStep, members, joiners } = parsed.data;
+    if (activationStep > maxActivationStep(steps)) {
+      return this.damaged(`activation step ${activationStep} is past the run's ${steps} steps`);
+    }
+    // A step is only shown and persisted, never acted on: one that is no step of the run is forgotten.
+    const forgotten: string[] = [];
+    const stored = members.map((member) => {
+      const step = StepSchema.max(steps).nullable().safeParse(member.step);
+      if (!step.success) forgotten.push(`${member.id} (${String(JSON.stringify(member.step)).slice(0, 40)})`);
+      return { ...member, step: step.success ? step.data : null };
+    });
+    if (forgotten.length > 0) {
+      this.log.warn(
+        `${this.file}: forgot the steps of ${forgotten.join(', ')}: not steps of a run of ${steps} steps`,
+      );
+    }
+    return { epoch, activationStep, members: stored, joiners };
+  }
+
+  /**
+   * A file that cannot be taken back: moved aside for whoever wants to look at it (the next epoch would
+   * overwrite it), and the run starts without its members.
+   */
+  private damaged(why: string): null {
+    const aside = `${this.file}.damaged`;
+    let moved = `moved to ${aside}`;
+    try {
+      renameSync(this.file, aside);
+    } catch (error) {
+      moved = `could not move it aside: ${(error as Error).message}`;
+    }
+    this.log.warn(
+      `${this.file}: ${why}; the run starts without the members it held (their peers join again); ${moved}`,
+    );
+    return null;
   }
 
   /**

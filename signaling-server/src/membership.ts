@@ -17,12 +17,16 @@ import type { MembershipSnapshot } from './membership-store';
 import { type MissReport, NeighbourReports, type Removal, type ReportOutcome } from './neighbour-reports';
 import { PendingProposal } from './pending-proposal';
 import { RecentLayouts } from './recent-layouts';
+import { newToken } from './secrets';
 import { ProposedEpoch, TopologyEpoch } from './topology-epoch';
 
 export type RelayCheck = 'ok' | 'unknown-peer' | 'not-neighbour' | 'peer-away';
 
-/** Why a peer cannot resume: its id is no member, or someone is connected as that member. */
-export type ResumeRefusal = 'not-member' | 'connected';
+/**
+ * Why a peer cannot resume: its id is no member, the secret is not that member's, or someone is connected
+ * as that member.
+ */
+export type ResumeRefusal = 'not-member' | 'bad-secret' | 'connected';
 
 export type { MissReport, ReportOutcome } from './neighbour-reports';
 
@@ -150,9 +154,17 @@ export class Membership {
    * Connects a peer again as the away member `id`: same place, same epoch, no new one. The caller sends
    * it its payload (payloadOf), then the pending proposal (askPending).
    */
-  resume(id: string, info: MemberInfo, channel: MemberChannel, now: number): Member | ResumeRefusal {
+  resume(
+    id: string,
+    secret: string,
+    info: MemberInfo,
+    channel: MemberChannel,
+    now: number,
+  ): Member | ResumeRefusal {
     const member = this.byId.get(id);
     if (!member) return 'not-member';
+    // Before anything else about the member: whether it is connected is for its own peer to learn.
+    if (!member.hasSecret(secret)) return 'bad-secret';
     if (!member.away) return 'connected';
     member.reconnect(info, channel, now);
     return member;
@@ -187,7 +199,7 @@ export class Membership {
    * before the proposal is handed out.
    */
   add(info: MemberInfo, channel: MemberChannel, now: number, admitted?: (member: Member) => void): Member {
-    const member = new Member(this.freshId(), info, channel, now, now);
+    const member = new Member(this.freshId(), newToken(), info, channel, now, now);
     this.members.push(member);
     this.byId.set(member.id, member);
     admitted?.(member);

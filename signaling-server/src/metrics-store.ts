@@ -22,6 +22,7 @@ import {
   type MetricsPoint,
   MetricsPointSchema,
 } from '@demuon/shared/protocol';
+import { MAX_EPOCH_NUMBER } from './limits';
 import type { Logger } from './log';
 
 export type MetricsLimits = {
@@ -145,13 +146,17 @@ export class MetricsStore {
     const parsed = MetricsPointSchema.safeParse(json);
     if (!parsed.success)
       return parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    // The largest stored epoch numbers the next epochs: a number no run reaches must not be taken.
+    if (parsed.data.epoch > MAX_EPOCH_NUMBER) return `epoch ${parsed.data.epoch} is beyond any run's`;
     this.remember(parsed.data);
     return null;
   }
 }
 
-function csvField(value: string | number | undefined): string {
+function csvField(value: string | number | null | undefined): string {
   if (value === undefined) return '';
+  // A loss reported as null was not a finite number.
+  if (value === null) return 'NaN';
   if (typeof value === 'number') return String(value);
   return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }

@@ -1,8 +1,11 @@
 /**
  * One socket's conversation with the server. Every incoming event passes the same gate (rate limit, known
- * name, joined unless it is `join` or `watch`), then its zod schema; anything refused is answered with an
- * `error-reply` (and a `{ ok: false, error }` acknowledgement when the client asked for one) and changes
- * nothing. Accepted events are acknowledged with `{ ok: true, … }` when a callback was given.
+ * name, nesting depth, joined unless it is `join` or `watch`), then its zod schema, then the run's checks
+ * of what it means; anything refused is answered with an `error-reply` (and a `{ ok: false, error }`
+ * acknowledgement when the client asked for one) and changes nothing. Accepted events are acknowledged
+ * with `{ ok: true, … }` when a callback was given. Flooding costs the flooder: past a number of
+ * rate-limited events in a row they go unanswered, further on the socket is disconnected, and so is a
+ * socket that does not read what it is sent (see unread-budget.ts).
  */
 import {
   type ClientEventName,
@@ -23,11 +26,13 @@ import type { z } from 'zod';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import type { Member, MemberChannel } from './member';
+import { nestingDepth } from './payload-depth';
 import { Refusal, type Run } from './run';
 import type { RunRegistry } from './run-registry';
 import type { RunStateBroadcaster } from './run-state-broadcaster';
 import type { PeerSocket } from './sockets';
 import { TokenBucket } from './token-bucket';
+import { enforceUnreadBudget } from './unread-budget';
 
 const CLIENT_EVENTS: readonly ClientEventName[] = [
   EVENTS.join,
@@ -43,6 +48,8 @@ const CLIENT_EVENTS: readonly ClientEventName[] = [
 ];
 /** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
 const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch]);
+/** Refusal messages may quote what arrived (unknown keys): a reply must not grow with the payload. */
+const MAX_MESSAGE_CHARS = 500;
 
 export type SessionContext = {
   registry: RunRegistry;
@@ -64,18 +71,23 @@ export class PeerSession {
   private joined: { run: Run; member: Member } | null = null;
   private readonly bucket: TokenBucket;
   private readonly watched = new Set<string>();
+  /** Events refused for the rate limit since one last got through. */
+  private rateLimited = 0;
 
   constructor(
     private readonly socket: PeerSocket,
     private readonly ctx: SessionContext,
   ) {
     this.bucket = new TokenBucket(ctx.limits.eventsPerSecond, ctx.limits.eventBurst, Date.now());
+    enforceUnreadBudget(socket, ctx.limits.maxUnreadBytes, ctx.log);
     socket.use(([event, ...args], next) => {
-      const refusal = this.gate(String(event).slice(0, 64));
-      if (refusal) this.refuse(refusal, String(event).slice(0, 64), ackOf(args));
-      else next();
+      const name = String(event).slice(0, 64);
+      const refusal = this.gate(name, args);
+      if (!refusal) next();
+      else if (refusal.code !== 'rate-limited') this.refuse(refusal, name, ackOf(args));
+      else this.rateLimit(refusal, name, ackOf(args));
     });
-    this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingToken);
+    this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingSecrets);
     this.on(EVENTS.signal, SignalSchema, ({ to, data }) => this.signal(to, data));
     // A bare `heartbeat` (no payload) is as good as `{}`: there is nothing in it to get wrong.
     this.on(EVENTS.heartbeat, HeartbeatSchema.optional(), (beat) =>
@@ -103,19 +115,24 @@ export class PeerSession {
     });
   }
 
-  private gate(event: string): Refusal | undefined {
-    const { eventsPerSecond, eventBurst } = this.ctx.limits;
+  private gate(event: string, args: unknown[]): Refusal | undefined {
+    const { eventsPerSecond, eventBurst, maxPayloadDepth } = this.ctx.limits;
     if (!this.bucket.take(Date.now())) {
       return new Refusal(
         'rate-limited',
         `over ${eventsPerSecond} events/s (burst ${eventBurst}); event dropped`,
       );
     }
+    this.rateLimited = 0;
     if (!CLIENT_EVENTS.includes(event as ClientEventName)) {
       return new Refusal(
         'bad-event',
         `unknown event '${event}'; expected one of ${CLIENT_EVENTS.join(', ')}`,
       );
+    }
+    // Before any schema walks it (see payload-depth.ts).
+    if (args.some((arg) => nestingDepth(arg, maxPayloadDepth) > maxPayloadDepth)) {
+      return new Refusal('too-deep', `the payload nests deeper than ${maxPayloadDepth} levels`);
     }
     if (!this.joined && !BEFORE_JOIN.has(event)) {
       return new Refusal('not-joined', `send '${EVENTS.join}' before '${event}'`);
@@ -156,6 +173,31 @@ export class PeerSession {
     }
   }
 
+  /**
+   * A rate-limited event is answered while the burst may be honest; past `answeredRateLimits` in a row
+   * it is dropped unanswered, and past `maxRateLimited` the socket is disconnected.
+   */
+  private rateLimit(refusal: Refusal, event: string, ack: Ack | undefined): void {
+    const { answeredRateLimits, maxRateLimited } = this.ctx.limits;
+    this.rateLimited++;
+    if (this.rateLimited <= answeredRateLimits) {
+      this.refuse(refusal, event, ack);
+      return;
+    }
+    if (this.rateLimited === answeredRateLimits + 1) {
+      this.ctx.log.warn(
+        `socket ${this.socket.id}: over ${answeredRateLimits} events in a row rate-limited; no more replies`,
+      );
+    }
+    if (this.rateLimited === maxRateLimited + 1) {
+      this.ctx.log.warn(
+        `socket ${this.socket.id}: over ${maxRateLimited} events in a row rate-limited; disconnected`,
+      );
+      // What it was sent still goes out first; should it not read it, the unread budget drops it.
+      this.socket.disconnect(true);
+    }
+  }
+
   private join(join: z.infer<typeof JoinSchema>, ack: Ack | undefined): Outcome {
     if (this.joined) {
       return new Refusal(
@@ -171,11 +213,13 @@ export class PeerSession {
     const { name, platform, backend } = join;
     const admitted = (member: Member) => {
       this.joined = { run, member };
-      ack?.({ ok: true, peerId: member.id, run: run.config, heartbeatMs: this.ctx.heartbeatMs });
+      const { heartbeatMs } = this.ctx;
+      ack?.({ ok: true, peerId: member.id, secret: member.revealSecret(), run: run.config, heartbeatMs });
     };
     const info = { name, platform, backend };
-    const result = join.resume
-      ? run.resume(join.resume.peerId, info, this.channel(), Date.now(), admitted)
+    const { resume } = join;
+    const result = resume
+      ? run.resume(resume.peerId, resume.secret, info, this.channel(), Date.now(), admitted)
       : run.join(info, this.channel(), Date.now(), admitted);
     return result instanceof Refusal ? result : ACKED;
   }
@@ -258,7 +302,11 @@ export class PeerSession {
   }
 
   private refuse(refusal: Refusal, event: string, ack: Ack | undefined): void {
-    const { code, message } = refusal;
+    const { code } = refusal;
+    const message =
+      refusal.message.length > MAX_MESSAGE_CHARS
+        ? `${refusal.message.slice(0, MAX_MESSAGE_CHARS)}…`
+        : refusal.message;
     this.socket.emit(EVENTS.error, { code, message, event });
     ack?.({ ok: false, error: { code, message } });
   }
@@ -278,11 +326,19 @@ function ackOf(args: unknown[]): Ack | undefined {
   return typeof last === 'function' ? (last as Ack) : undefined;
 }
 
-/** A join without a token is refused as 'bad-token' (not a generic 'bad-event'): it is the usual mistake. */
-function missingToken(payload: unknown): Refusal | undefined {
-  const token = (payload as { token?: unknown } | null)?.token;
-  if (typeof payload === 'object' && payload !== null && (typeof token !== 'string' || token === '')) {
+/**
+ * A join without a token is refused as 'bad-token', a resume without a secret as 'bad-secret' (not as a
+ * generic 'bad-event'): they are the usual mistakes.
+ */
+function missingSecrets(payload: unknown): Refusal | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const { token, resume } = payload as { token?: unknown; resume?: unknown };
+  if (typeof token !== 'string' || token === '') {
     return new Refusal('bad-token', "join needs the run's token: the token=… part of the join URL");
+  }
+  const secret = (resume as { secret?: unknown } | null | undefined)?.secret;
+  if (typeof resume === 'object' && resume !== null && (typeof secret !== 'string' || secret === '')) {
+    return new Refusal('bad-secret', "resume needs the peer's secret: the one its join acknowledgement gave");
   }
   return undefined;
 }

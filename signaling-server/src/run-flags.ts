@@ -34,13 +34,26 @@ export const RUN_FLAGS = {
   'max-peers': { path: 'maxPeers', arg: 'N', help: 'members at most, up to 1024 (default 64)' },
   data: { path: 'data', arg: 'SCHEME', help: 'shards iid|genre|dirichlet:ALPHA (default iid)' },
   seed: { path: 'seed', arg: 'N', help: 'seed of the data order and random graphs (default 0)' },
+  'robust-mixing': {
+    path: 'robustMixing.suspects',
+    arg: 'N',
+    help: "clip each neighbour's contribution (ClippedGossip), N = neighbours per round that may be bad",
+  },
 } as const;
 
 export type RunFlag = keyof typeof RUN_FLAGS;
 export type RunFlagValues = Partial<Record<RunFlag, string>>;
 
 /** Numeric flags; the schema checks integrality and ranges, this only turns the text into a number. */
-const NUMERIC = new Set<RunFlag>(['lr', 'steps', 'batch', 'eval-every', 'max-peers', 'seed']);
+const NUMERIC = new Set<RunFlag>([
+  'lr',
+  'steps',
+  'batch',
+  'eval-every',
+  'max-peers',
+  'seed',
+  'robust-mixing',
+]);
 
 export class RunFlagError extends Error {}
 

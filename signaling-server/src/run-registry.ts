@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '@demuon/shared/protocol';
+import { MAX_EPOCH_NUMBER } from './limits';
 import type { Logger } from './log';
 import { type MembershipSnapshot, MembershipStore } from './membership-store';
 import { type MetricsLimits, MetricsStore } from './metrics-store';
@@ -49,7 +50,9 @@ export class RunRegistry {
     const loaded = store.load();
     const adminToken = options.adminToken ?? loaded.adminToken ?? newToken();
     const registry = new RunRegistry(store, adminToken, options);
-    for (const stored of loaded.runs) registry.add(await registry.instantiate(stored, { restore: true }));
+    for (const stored of loaded.runs) {
+      registry.add(await registry.instantiate(saneCounters(stored, options.log), { restore: true }));
+    }
     if (adminToken !== loaded.adminToken) registry.save();
     return registry;
   }
@@ -62,10 +65,16 @@ export class RunRegistry {
     return [...this.runs.values()];
   }
 
-  /** Creates a run with a fresh token; a Refusal when the id is taken. */
-  async create(config: RunConfig): Promise<Run | Refusal> {
+  /**
+   * Creates a run with a fresh token; a Refusal when the id is taken, or when the server already holds
+   * `maxRuns` runs (runs being created count).
+   */
+  async create(config: RunConfig, maxRuns = Number.POSITIVE_INFINITY): Promise<Run | Refusal> {
     if (this.runs.has(config.id) || this.reserved.has(config.id)) {
       return new Refusal('run-exists', `a run with id "${config.id}" already exists; choose another id`);
+    }
+    if (this.runs.size + this.reserved.size >= maxRuns) {
+      return new Refusal('too-many-runs', `this server holds at most ${maxRuns} runs`);
     }
     this.reserved.add(config.id);
     try {
@@ -149,7 +158,18 @@ export class RunRegistry {
     const restored = restore ? this.restorable(membershipStore, stored) : undefined;
     const file = join(this.options.dataDir, stored.config.id, 'metrics.jsonl');
     const metrics = await MetricsStore.open(file, this.options.metricsLimits, this.options.log);
-    return new Run({ ...this.runOptions(metrics, membershipStore), stored, restored });
+    const options = { ...this.runOptions(metrics, membershipStore), stored };
+    if (!restored) return new Run(options);
+    try {
+      return new Run({ ...options, restored });
+    } catch (error) {
+      // A stored epoch that cannot be rebuilt must not keep the server from starting: its peers join again.
+      this.options.log.warn(
+        `${membershipStore.file}: cannot rebuild its epoch (${(error as Error).message}); ` +
+          'the run starts without its members (their peers join again)',
+      );
+      return new Run(options);
+    }
   }
 
   /**
@@ -157,7 +177,7 @@ export class RunRegistry {
    * failed): peers hold newer. A later proposal number alone is no reason: proposals are not stored.
    */
   private restorable(store: MembershipStore, stored: StoredRun): MembershipSnapshot | undefined {
-    const snapshot = store.load();
+    const snapshot = store.load(stored.config.steps);
     const committed = stored.committedEpoch ?? stored.lastEpoch;
     if (!snapshot || snapshot.epoch >= committed) return snapshot ?? undefined;
     this.options.log.warn(
@@ -187,6 +207,21 @@ export class RunRegistry {
   private add(run: Run): void {
     this.runs.set(run.id, run);
   }
+}
+
+/**
+ * Epoch counters beyond any run's are the trace of reports with absurd epoch numbers (accepted before they
+ * were checked): they are dropped, with a warning, and the stored membership and metrics number the next
+ * epochs instead, so that every epoch number stays one peers accept.
+ */
+function saneCounters(stored: StoredRun, log: Logger): StoredRun {
+  const { lastEpoch, committedEpoch = lastEpoch } = stored;
+  if (lastEpoch <= MAX_EPOCH_NUMBER && committedEpoch <= MAX_EPOCH_NUMBER) return stored;
+  log.warn(
+    `runs.json: run "${stored.config.id}": epoch counters ${lastEpoch}/${committedEpoch} are beyond any ` +
+      "run's; numbering the next epochs from its membership and metrics",
+  );
+  return { ...stored, lastEpoch: 0, committedEpoch: 0 };
 }
 
 function epochCounters(run: StoredRun): string {

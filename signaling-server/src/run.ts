@@ -14,6 +14,7 @@ import type {
   RunSummary,
   SignalData,
 } from '@demuon/shared/protocol';
+import { maxActivationStep } from './limits';
 import type { Member, MemberChannel, MemberInfo } from './member';
 import { Membership, type MissReport, type RelayCheck } from './membership';
 import type { MembershipSnapshot, MembershipStore } from './membership-store';
@@ -24,7 +25,7 @@ import { sameSecret } from './secrets';
 /** A refused request: the error reply's code and a message that says what to do. */
 export class Refusal {
   constructor(
-    readonly code: RefusalCode | 'run-exists',
+    readonly code: RefusalCode | 'run-exists' | 'too-many-runs',
     readonly message: string,
   ) {}
 }
@@ -166,16 +167,23 @@ export class Run {
    */
   resume(
     peer: string,
+    secret: string,
     info: MemberInfo,
     channel: MemberChannel,
     now: number,
     admitted: (member: Member) => void,
   ): Member | Refusal {
-    const member = this.membership.resume(peer, info, channel, now);
+    const member = this.membership.resume(peer, secret, info, channel, now);
     if (member === 'not-member') {
       return new Refusal(
         'cannot-resume',
         `peer ${peer} is not a member of run "${this.id}" (it left or was evicted); join without 'resume' for a new id`,
+      );
+    }
+    if (member === 'bad-secret') {
+      return new Refusal(
+        'bad-secret',
+        `wrong secret for peer ${peer} of run "${this.id}": resume with the secret of that peer's join acknowledgement`,
       );
     }
     if (member === 'connected') {
@@ -217,14 +225,25 @@ export class Run {
   }
 
   /** A heartbeat: the member is alive, and says what it is doing when `status` is given. */
-  heartbeat(member: Member, status: PeerStatus | undefined, now: number): void {
+  heartbeat(member: Member, status: PeerStatus | undefined, now: number): Refusal | undefined {
+    // Its neighbours are told this status: it must be a step they can be at too.
+    if (status && status.step > this.config.steps) return this.pastLastStep('status step', status.step);
     if (status) member.reportStatus(status, now);
     else member.report(undefined, now);
     this.onChange(this);
+    return undefined;
   }
 
   /** `epoch-ready`: an answer to the pending proposal; the last answer commits it. */
   epochReady(member: Member, epoch: number, barrier: number, now: number): Refusal | undefined {
+    // The largest barrier becomes the epoch's activation step, which every member must accept.
+    const maxBarrier = maxActivationStep(this.config.steps);
+    if (barrier > maxBarrier) {
+      return new Refusal(
+        'bad-step',
+        `barrier ${barrier} is past any step of run "${this.id}" (${this.config.steps} steps): at most ${maxBarrier}`,
+      );
+    }
     const pending = this.membership.proposal;
     if (!this.membership.ready(member, epoch, barrier, now)) {
       const what = pending ? `the pending proposal is epoch ${pending.epoch}` : 'no proposal is pending';
@@ -257,13 +276,35 @@ export class Run {
     );
   }
 
-  progress(member: Member, step: number, now: number): void {
+  /** `progress`: the member finished `step` steps; never fewer than it said before, nor more than the run has. */
+  progress(member: Member, step: number, now: number): Refusal | undefined {
+    if (step > this.config.steps) return this.pastLastStep('progress step', step);
+    if (member.step !== null && step < member.step) {
+      return new Refusal(
+        'bad-step',
+        `progress step ${step} is below step ${member.step}, which peer ${member.id} reported before: steps only grow`,
+      );
+    }
     this.report(member, step, now);
+    return undefined;
   }
 
-  recordMetrics(member: Member, metrics: Metrics, now: number): void {
+  /**
+   * A metrics report. Reports may come late (held through an outage), so its step may be below the
+   * member's latest; but not past the run's last step, nor of an epoch the server never handed out (the
+   * stored epochs number the next ones after a restart).
+   */
+  recordMetrics(member: Member, metrics: Metrics, now: number): Refusal | undefined {
+    if (metrics.step > this.config.steps) return this.pastLastStep('metrics step', metrics.step);
+    if (metrics.epoch > this.epochNumber) {
+      return new Refusal(
+        'bad-epoch',
+        `metrics of epoch ${metrics.epoch}, but run "${this.id}" has handed out epochs up to ${this.epochNumber} only`,
+      );
+    }
     this.report(member, metrics.step, now);
     this.metrics.add(member.id, metrics, now);
+    return undefined;
   }
 
   /** Relays a signal if the topology lets `from` and `to` talk; the reason otherwise. */
@@ -317,6 +358,13 @@ export class Run {
       failedLinks: this.membership.failedLinks(),
       updatedAt: now,
     };
+  }
+
+  private pastLastStep(what: string, step: number): Refusal {
+    return new Refusal(
+      'bad-step',
+      `${what} ${step} is past the last step of run "${this.id}" (${this.config.steps} steps)`,
+    );
   }
 
   /** Steps are kept in the stored membership: a restarted server shows where its members were. */

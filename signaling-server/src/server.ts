@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientToServerEvents, ServerToClientEvents } from '@demuon/shared/protocol';
 import { Server } from 'socket.io';
-import { createHttpHandler } from './http-api';
+import { answerClientError, answerConnect, answerStrayUpgrade, createHttpHandler } from './http-api';
 import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_LIMITS,
@@ -109,7 +109,13 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     maxHttpBufferSize: limits.maxMessageBytes,
     serveClient: false,
+    // Upgrades elsewhere than socket.io's path are answered (answerStrayUpgrade), not silently dropped.
+    destroyUpgrade: false,
   });
+  // Whatever arrives gets an answer with a code: requests node:http cannot parse, stray upgrades, CONNECT.
+  httpServer.on('clientError', answerClientError);
+  httpServer.on('upgrade', answerStrayUpgrade);
+  httpServer.on('connect', answerConnect);
   const broadcaster = new RunStateBroadcaster(
     io,
     options.runStateIntervalMs ?? DEFAULT_RUN_STATE_INTERVAL_MS,

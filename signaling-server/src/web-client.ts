@@ -7,6 +7,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { HttpError } from './http-error';
 import type { RunRegistry } from './run-registry';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -32,7 +33,10 @@ const ISOLATION_HEADERS = {
   'cross-origin-embedder-policy': 'require-corp',
 } as const;
 
-/** Answers `path` from the client build; false when it is neither a page nor a file of the build. */
+/**
+ * Answers `path` (still percent-encoded) from the client build; false when it is neither a page nor a
+ * file of the build. A path that does not decode is an HttpError (400).
+ */
 export function serveWebClient(
   path: string,
   webRoot: string | undefined,
@@ -48,9 +52,8 @@ export function serveWebClient(
   }
   if (!built) return false;
   // Only files inside the build: a path that normalises outside it is not served.
-  const file = normalize(join(webRoot, decodeURIComponent(path)));
-  if (!file.startsWith(normalize(webRoot) + sep) || !existsSync(file) || !statSync(file).isFile())
-    return false;
+  const file = normalize(join(webRoot, decodePath(path)));
+  if (!file.startsWith(normalize(webRoot) + sep)) return false;
   // Vite names assets by content hash, so they may be cached for good; the rest is revalidated.
   return sendFile(
     res,
@@ -59,14 +62,39 @@ export function serveWebClient(
   );
 }
 
-function sendFile(res: ServerResponse, file: string, cacheControl: string): true {
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new HttpError(
+      400,
+      'bad-path',
+      `the path ${JSON.stringify(path.slice(0, 200))} is not valid percent-encoding`,
+    );
+  }
+}
+
+/** Sends a regular file; false when there is none (missing, a directory, a name the system refuses). */
+function sendFile(res: ServerResponse, file: string, cacheControl: string): boolean {
+  let size: number;
+  try {
+    const stats = statSync(file);
+    if (!stats.isFile()) return false;
+    size = stats.size;
+  } catch {
+    return false;
+  }
   res.writeHead(200, {
     ...ISOLATION_HEADERS,
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-    'content-length': statSync(file).size,
+    'content-length': size,
     'cache-control': cacheControl,
   });
-  createReadStream(file).pipe(res);
+  // The file can vanish between the stat and the read (a rebuild): the reply is cut short, and the
+  // error goes no further (unhandled, a stream's error would end the process).
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
   return true;
 }
 

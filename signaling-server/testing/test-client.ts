@@ -26,8 +26,8 @@ export type JoinOptions = {
   name?: string;
   platform?: 'browser' | 'node';
   backend?: 'webgpu' | 'wasm' | 'cpu';
-  /** Come back as this peer (after a server restart); the ack then carries the same id. */
-  resume?: string;
+  /** Come back as this peer (after a server restart), with its secret; the ack then carries the same id. */
+  resume?: { peerId: string; secret: string };
 };
 
 export type ConnectOptions = {
@@ -37,6 +37,8 @@ export type ConnectOptions = {
 
 export class TestClient {
   peerId = '';
+  /** The secret of the last join acknowledgement: what resuming `peerId` takes. */
+  secret = '';
   /** The latest epoch received (consumed by the test or not). */
   current: Epoch | undefined;
   /** The latest proposal received. */
@@ -89,10 +91,11 @@ export class TestClient {
       platform: 'node',
       backend: 'cpu',
       ...info,
-      ...(resume ? { resume: { peerId: resume } } : {}),
+      ...(resume ? { resume } : {}),
     });
     const ack = JoinAckSchema.parse(reply);
     this.peerId = ack.peerId;
+    this.secret = ack.secret;
     return ack;
   }
 

@@ -218,13 +218,17 @@ async function measure(settings: Settings, epochBatchMs: number): Promise<Measur
   let latencies: number[] = [];
   let received = 0;
   for (const peer of peers) {
-    peer.socket.on(EVENTS.signal, ({ data }: { data: { sentAt: number } }) => {
-      latencies.push(performance.now() - data.sentAt);
+    // The send time rides in the candidate string: relayed signals are real ICE candidates in shape.
+    peer.socket.on(EVENTS.signal, ({ data }: { data: { candidate: { candidate: string } } }) => {
+      latencies.push(performance.now() - Number(data.candidate.candidate));
       received++;
     });
   }
   const signal = (peer: Peer, to: string) =>
-    peer.socket.emit(EVENTS.signal, { to, data: { type: 'candidate', sentAt: performance.now() } });
+    peer.socket.emit(EVENTS.signal, {
+      to,
+      data: { type: 'candidate', candidate: { candidate: String(performance.now()), sdpMid: '0' } },
+    });
   const neighbours = (peer: Peer) => peer.epoch!.outNeighbours.filter((id) => byId.has(id));
 
   const burstStart = performance.now();

@@ -265,6 +265,7 @@ it('shows the members away across a server restart, and resumed when they come b
   );
   const { port } = server;
   const ids = members.map((m) => m.peerId);
+  const secret = members[0].secret;
   await server.close();
   await page.locator('#status:not([data-state="live"])').waitFor();
   server = await createSignalingServer({
@@ -283,7 +284,10 @@ it('shows the members away across a server restart, and resumed when they come b
 
   const back = await TestClient.connect(server.url);
   members.push(back);
-  await back.join(RUN.id, server.runs.get(RUN.id)!.secretToken(), { name: 'laptop', resume: ids[0] });
+  await back.join(RUN.id, server.runs.get(RUN.id)!.secretToken(), {
+    name: 'laptop',
+    resume: { peerId: ids[0], secret },
+  });
   back.heartbeats(1000);
   await page.waitForFunction(
     (peer) =>

@@ -7,6 +7,7 @@
 import { AckSchema, EpochSchema, EVENTS } from '@demuon/shared/protocol';
 import { describe, expect, it } from 'vitest';
 import { memberIds, run, runState, signalingMembers, until } from '../helpers/signaling-members';
+import { CANDIDATE, OFFER } from '../helpers/signals';
 
 const { start, join, members } = signalingMembers('signaling-epochs-');
 
@@ -138,12 +139,12 @@ describe('epoch proposals', () => {
     await until('a to d answered the proposal', () => runState(server).pending?.waitingFor.length === 1);
     expect(runState(server).pending?.waitingFor).toEqual([e.peerId]);
 
-    expect(await e.request(EVENTS.signal, { to: a.peerId, data: { sdp: 'offer' } })).toEqual({ ok: true });
-    expect(await a.next(EVENTS.signal)).toEqual({ from: e.peerId, data: { sdp: 'offer' } });
-    expect(await d.request(EVENTS.signal, { to: e.peerId, data: { candidate: 1 } })).toEqual({ ok: true });
-    expect(await e.next(EVENTS.signal)).toEqual({ from: d.peerId, data: { candidate: 1 } });
+    expect(await e.request(EVENTS.signal, { to: a.peerId, data: OFFER })).toEqual({ ok: true });
+    expect(await a.next(EVENTS.signal)).toEqual({ from: e.peerId, data: OFFER });
+    expect(await d.request(EVENTS.signal, { to: e.peerId, data: CANDIDATE })).toEqual({ ok: true });
+    expect(await e.next(EVENTS.signal)).toEqual({ from: d.peerId, data: CANDIDATE });
     // c is no neighbour of e in the proposal (nor was e in any epoch before).
-    const refused = AckSchema.parse(await e.request(EVENTS.signal, { to: c.peerId, data: {} }));
+    const refused = AckSchema.parse(await e.request(EVENTS.signal, { to: c.peerId, data: OFFER }));
     expect(refused).toMatchObject({ ok: false, error: { code: 'not-neighbour' } });
     expect(run(server).committedEpoch).toBe(proposal.epoch - 1);
     expect(e.current).toBeUndefined();

@@ -11,6 +11,7 @@ import { createSignalingServer, type SignalingServer, silentLogger } from '../..
 import type { Member, MemberChannel } from '../../signaling-server/src/member';
 import { Membership } from '../../signaling-server/src/membership';
 import { TestClient } from '../../signaling-server/testing/test-client';
+import { CANDIDATE, MARKER, OFFER } from '../helpers/signals';
 
 const demuon = { name: 'demuon', lr: { eta: 0.05 } };
 const RUNS = [
@@ -187,13 +188,13 @@ describe('epochs', () => {
 
     // 0 and 2 are opposite on a ring of 4 (they were neighbours on the ring of 3 before the grace period).
     await sleep(GRACE_MS + 50);
-    const refused = AckSchema.parse(await p0.request(EVENTS.signal, { to: p2.peerId, data: { x: 1 } }));
+    const refused = AckSchema.parse(await p0.request(EVENTS.signal, { to: p2.peerId, data: OFFER }));
     expect(refused).toMatchObject({ ok: false, error: { code: 'not-neighbour' } });
     expect(await p0.error()).toMatchObject({ code: 'not-neighbour', event: EVENTS.signal });
-    await p1.request(EVENTS.signal, { to: p2.peerId, data: { marker: true } });
-    expect(await p2.next(EVENTS.signal)).toEqual({ from: p1.peerId, data: { marker: true } });
+    await p1.request(EVENTS.signal, { to: p2.peerId, data: MARKER });
+    expect(await p2.next(EVENTS.signal)).toEqual({ from: p1.peerId, data: MARKER });
 
-    const unknown = AckSchema.parse(await p0.request(EVENTS.signal, { to: 'nobody', data: {} }));
+    const unknown = AckSchema.parse(await p0.request(EVENTS.signal, { to: 'nobody', data: OFFER }));
     expect(unknown).toMatchObject({ ok: false, error: { code: 'unknown-peer' } });
   });
 
@@ -256,10 +257,10 @@ describe('epochs', () => {
     await sleep(GRACE_MS + 50);
     const offsetTwo = payloads[0].schedule![1].outNeighbours[0];
     const target = peers.find(({ peer }) => peer.peerId === offsetTwo)!.peer;
-    expect(await peers[0].peer.request(EVENTS.signal, { to: offsetTwo, data: { k: 1 } })).toEqual({
+    expect(await peers[0].peer.request(EVENTS.signal, { to: offsetTwo, data: CANDIDATE })).toEqual({
       ok: true,
     });
-    expect(await target.next(EVENTS.signal)).toEqual({ from: peers[0].peer.peerId, data: { k: 1 } });
+    expect(await target.next(EVENTS.signal)).toEqual({ from: peers[0].peer.peerId, data: CANDIDATE });
   });
 
   it('uses a ring while a fixed-size spec does not fit the member count, and the spec once it does', async () => {

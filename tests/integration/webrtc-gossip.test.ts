@@ -4,7 +4,13 @@
  * neighbour is contained.
  */
 
-import { GossipMixer, neighbourhoodOf } from '@demuon/shared/gossip';
+import {
+  type Attack,
+  attackingLink,
+  GossipMixer,
+  type GossipMixerOptions,
+  neighbourhoodOf,
+} from '@demuon/shared/gossip';
 import { makeTopology } from '@demuon/shared/graph';
 import { algorithmConfig, createAlgorithm, type ParamInfo } from '@demuon/shared/optim';
 import { Lockstep } from '@demuon/shared/peer';
@@ -63,12 +69,25 @@ function gradients(seed: number): Float32Array[][][] {
   );
 }
 
-async function runOverWebRtc(encoding: WireEncoding, grads: Float32Array[][][], x0: Float32Array[]) {
+/** Robust mixing on every node, and node 0 gossiping corrupted values. */
+type Hostility = GossipMixerOptions & { attack?: Attack };
+
+async function runOverWebRtc(
+  encoding: WireEncoding,
+  grads: Float32Array[][][],
+  x0: Float32Array[],
+  { robust, attack }: Hostility = {},
+) {
   const backend = new CpuBackend();
   const links = await ringOfLinks(encoding);
   const nodes = links.map((link, i) => ({
     algorithm: createAlgorithm(backend, PARAMS, x0, config),
-    mixer: new GossipMixer(backend, neighbourhoodOf(topology, i), link),
+    mixer: new GossipMixer(
+      backend,
+      neighbourhoodOf(topology, i),
+      i === 0 && attack ? attackingLink(link, attack) : link,
+      { robust },
+    ),
     grads: PARAMS.map((p) => backend.tensor(p.shape)),
   }));
   for (let k = 0; k < STEPS; k++) {
@@ -97,7 +116,7 @@ describe('gossip over WebRTC', () => {
   const grads = gradients(2);
 
   /** The in-memory simulator on the same gradients, gossiping through the same wire encoding. */
-  async function simulate(encoding: WireEncoding) {
+  async function simulate(encoding: WireEncoding, { robust, attack }: Hostility = {}) {
     const lock = new Lockstep({
       backend: new CpuBackend(),
       params: PARAMS,
@@ -106,6 +125,8 @@ describe('gossip over WebRTC', () => {
       schedule: topology,
       config,
       encoding,
+      robust,
+      attacks: attack ? new Map([[0, attack]]) : undefined,
     });
     for (let k = 0; k < STEPS; k++) await lock.step(k, STEPS, grads[k]);
     return lock;
@@ -121,6 +142,20 @@ describe('gossip over WebRTC', () => {
       const payload = lock.network.bytesSent[0];
       expect(networked.bytes[0]).toBeGreaterThan(payload);
       expect(networked.bytes[0]).toBeLessThan(payload * 1.01);
+    },
+  );
+
+  it.each([{ kind: 'sign-flip' }, { kind: 'scale', factor: 1e30 }] as const)(
+    'robust mixing against a node gossiping %o equals the simulator bit for bit',
+    async (attack) => {
+      const hostility = { robust: { suspects: 1, dropBeyond: 10 }, attack };
+      const lock = await simulate('fp32', hostility);
+      const networked = await runOverWebRtc('fp32', grads, x0, hostility);
+      expect(networked.params).toEqual(await lock.allParams());
+      // The bad node was caught and left out: the honest nodes stay finite.
+      expect(lock.robustCounts()[1].leftOut).toBeGreaterThan(0);
+      for (const params of networked.params.slice(1))
+        for (const t of params) expect(t.every(Number.isFinite)).toBe(true);
     },
   );
 

@@ -43,8 +43,8 @@ export class ConnectionPool {
     if (!this.connections.has(peer)) this.connect(peer);
   }
 
-  private connect(peer: string): SimplePeer.Instance {
-    const { self, iceServers, connect, signal, opened, closed, log, now } = this.options;
+  private connect(peer: string): Connection {
+    const { self, iceServers, connect, signal, opened, log, now } = this.options;
     const instance = connect({ initiator: self < peer, config: { iceServers } });
     const connection: Connection = { instance, startedAt: now(), state: 'connecting' };
     instance.on('signal', (data) => signal(peer, data));
@@ -52,23 +52,44 @@ export class ConnectionPool {
       connection.state = 'open';
       opened(peer, instance);
     });
-    instance.on('close', () => {
-      connection.state = 'closed';
-      // A connection this pool already let go of (closed as unneeded, or replaced) says nothing new.
-      if (this.connections.get(peer) !== connection) return;
-      this.connections.delete(peer);
-      this.gone.add(peer);
-      closed(peer);
-    });
+    instance.on('close', () => this.release(peer, connection));
     instance.on('error', (error) => log(`link to ${peer}: ${error.message}`));
     this.connections.set(peer, connection);
     this.gone.delete(peer);
-    return instance;
+    return connection;
   }
 
-  /** Passes a relayed WebRTC signal to the connection with `from` (made now if it is the answering side). */
+  /**
+   * Passes a relayed WebRTC signal to the connection with `from` (made now if it is the answering side).
+   * A signal the connection refuses, or throws on (it was destroyed, or its data is junk), costs that
+   * connection at most: it is closed, to be made again should an epoch need it, and never ends the process.
+   * Junk that fails later, asynchronously, ends the connection through its 'error' event the same way.
+   */
   signal(from: string, data: SimplePeer.SignalData): void {
-    (this.connections.get(from)?.instance ?? this.connect(from)).signal(data);
+    let connection = this.connections.get(from);
+    try {
+      connection ??= this.connect(from);
+      connection.instance.signal(data);
+    } catch (error) {
+      this.options.log(`refused a signal from ${from} (${describe(error)}); its connection is closed`);
+      if (connection) this.discard(from, connection);
+    }
+  }
+
+  /** Closes `connection` now: a destroyed one may have said 'close' already, and says it no more. */
+  private discard(peer: string, connection: Connection): void {
+    this.release(peer, connection);
+    connection.instance.destroy();
+  }
+
+  /** `connection` closed: the peer counts as gone until a new connection to it is made. */
+  private release(peer: string, connection: Connection): void {
+    connection.state = 'closed';
+    // A connection this pool already let go of (closed as unneeded, or replaced) says nothing new.
+    if (this.connections.get(peer) !== connection) return;
+    this.connections.delete(peer);
+    this.gone.add(peer);
+    this.options.closed(peer);
   }
 
   state(peer: string): LinkState {
@@ -109,4 +130,8 @@ export class ConnectionPool {
     for (const c of this.connections.values()) c.instance.destroy();
     this.connections.clear();
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -7,7 +7,7 @@
  * the browser worker. PeerRunner (peer-runner.ts) joins again after an eviction.
  */
 import type { TokenizedDocument } from '@demuon/shared/data';
-import { GossipMixer } from '@demuon/shared/gossip';
+import { type Attack, attackingLink, GossipMixer } from '@demuon/shared/gossip';
 import {
   type GradientEngine,
   gptConfig,
@@ -60,6 +60,8 @@ export interface NetworkPeerOptions<T extends Tensor> extends Omit<JoinRequest, 
   readonly log?: (line: string) => void;
   /** Makes a WebRTC connection: simple-peer with wrtc in Node, a proxy to the page's in a tab worker. */
   readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
+  /** Gossips corrupted values (robustness experiments only; see gossip/attacks.ts). */
+  readonly attack?: Attack;
 }
 
 /** How a membership ended. */
@@ -205,10 +207,12 @@ export class NetworkPeer<T extends Tensor> {
     });
     this.shardTokens = nodeData.shardTokens(first.index);
     const algorithm = createAlgorithm(backend, engine.params, initGptParams(model, run.seed), run.algorithm);
+    const { attack } = this.options;
     const mixer = new GossipMixer(
       backend,
       (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
-      this.link,
+      attack ? attackingLink(this.link, attack) : this.link,
+      { robust: run.robustMixing },
     );
     const loop = new PeerLoop({
       engine,
@@ -260,13 +264,14 @@ export class NetworkPeer<T extends Tensor> {
             const newcomers = neighboursOf(epoch).filter(
               (p) => !previous.members.includes(p) && this.pool.state(p) === 'open',
             );
-            await sendState(
+            const sent = await sendState(
               this.link,
               backend,
               algorithm,
               newcomers.map((p) => this.handle(p)),
               step,
             );
+            if (!sent) this.options.log?.(`step ${step}: own state is not finite; not sent to newcomers`);
             // The graph changed: trackers restart from local state so that their sum invariant holds again.
             algorithm.resetTracking();
           }
@@ -280,6 +285,10 @@ export class NetworkPeer<T extends Tensor> {
         const report = await loop.step(step);
         // Evicted during the step: it was not a member's step, so nothing of it is reported.
         if (this.evictedFor !== null) break;
+        if (report.stateNotFinite) {
+          await this.restartFromNeighbour(step, epoch, report);
+          break;
+        }
         this.board.stepTook(this.now() - started);
         this.board.training(step);
         await this.reportStep(step, epoch, report);
@@ -356,9 +365,14 @@ export class NetworkPeer<T extends Tensor> {
   }
 
   private onEvicted(reason: string): void {
+    this.endMembership(reason, `evicted: ${reason}`);
+  }
+
+  /** Ends this membership at once, for `reason`; PeerRunner then joins again. */
+  private endMembership(reason: string, logLine: string): void {
     if (this.evictedFor !== null) return;
     this.evictedFor = reason;
-    this.options.log?.(`evicted: ${reason}`);
+    this.options.log?.(logLine);
     this.stopping = true;
     // Rounds in progress end now: a peer that is not a member trains no further.
     this.link.failAll(new Error(`evicted: ${reason}`));
@@ -423,6 +437,23 @@ export class NetworkPeer<T extends Tensor> {
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /**
+   * This peer's state turned non-finite: it says so (its NaN loss goes to the dashboards), then leaves
+   * and joins again, so that it starts from a neighbour's state as a late joiner does. Its neighbours stop
+   * waiting for it as soon as the server proposes the epoch without it.
+   */
+  private async restartFromNeighbour(step: number, epoch: Epoch, report: StepReport): Promise<void> {
+    this.session.report(EVENTS.metrics, {
+      step,
+      epoch: epoch.epoch,
+      trainLoss: report.trainLoss,
+      ...this.linkReport.traffic(),
+      links: [],
+    });
+    const reason = `state turned non-finite at step ${step} (loss ${report.trainLoss})`;
+    this.endMembership(reason, `${reason}: joining again to take a neighbour's state`);
   }
 
   private async reportStep(step: number, epoch: Epoch, report: StepReport): Promise<void> {

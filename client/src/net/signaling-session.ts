@@ -83,7 +83,8 @@ export class SignalingSession {
           `the server refused to join run '${request.runId}': ${error.data?.message ?? 'no reason given'}`,
         );
       }
-      const session = new SignalingSession(socket, request, handlers, ack.data.peerId, ack.data.run);
+      const { peerId, secret, run } = ack.data;
+      const session = new SignalingSession(socket, request, handlers, peerId, secret, run);
       socket.heartbeat(ack.data.heartbeatMs);
       for (const [event, payload] of early) session.dispatch(event, payload);
       return session;
@@ -97,6 +98,8 @@ export class SignalingSession {
     private readonly request: JoinRequest,
     private readonly handlers: SessionHandlers,
     readonly peerId: string,
+    /** Proves to the server that a resume of `peerId` is this peer's (ids are public); sent nowhere else. */
+    private readonly secret: string,
     readonly run: RunConfig,
   ) {
     for (const event of [EVENTS.epoch, EVENTS.epochPropose, EVENTS.signal, EVENTS.evicted, EVENTS.error])
@@ -234,7 +237,7 @@ export class SignalingSession {
     const reply = await this.socket
       .request(
         EVENTS.join,
-        { ...joinPayload(this.request), resume: { peerId: this.peerId } },
+        { ...joinPayload(this.request), resume: { peerId: this.peerId, secret: this.secret } },
         REQUEST_TIMEOUT_MS,
       )
       .catch((error: Error) => ({ ok: false, error: { message: error.message } }));

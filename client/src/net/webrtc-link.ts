@@ -22,6 +22,8 @@ export interface WebRtcLinkOptions {
   readonly encoding: WireEncoding;
   /** Element count of each gossiped tensor, in order. */
   readonly tensorSizes: readonly number[];
+  /** Bytes incomplete messages may hold per neighbour (MessageAssembler's maxPendingBytes). */
+  readonly maxPendingBytes?: number;
   /** The topology epoch frames are stamped with and accepted for. */
   epoch(): number;
   /**
@@ -93,7 +95,11 @@ export class WebRtcGossipLink implements GossipLink {
       index,
       peer,
       onData: (data) => this.onFrame(neighbour, data),
-      assembler: new MessageAssembler({ run: this.options.run, tensorSizes: this.options.tensorSizes }),
+      assembler: new MessageAssembler({
+        run: this.options.run,
+        tensorSizes: this.options.tensorSizes,
+        maxPendingBytes: this.options.maxPendingBytes,
+      }),
       stats: {
         bytesSent: 0,
         bytesReceived: 0,

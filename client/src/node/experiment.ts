@@ -164,6 +164,9 @@ function readRun(file: string): SimulationResult {
     records: lines.filter((l) => l.type === 'eval').map(({ type: _, ...r }) => r as EvalRecord),
     diverged: end.diverged,
     stopped: end.stopped,
+    restarts: end.restarts ?? 0,
+    clipped: end.clipped ?? [],
+    leftOut: end.leftOut ?? [],
     shardSummary: end.shards,
   };
 }

@@ -6,6 +6,7 @@
  *                   [--backend auto|cpu|webgpu]
  */
 import { parseArgs } from 'node:util';
+import { parseAttack } from '@demuon/shared/gossip';
 import { gptConfig } from '@demuon/shared/model';
 import { describeActivity } from '@demuon/shared/peer';
 import { RunConfigSchema } from '@demuon/shared/protocol';
@@ -24,7 +25,8 @@ const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token
   --name NAME        how dashboards show this peer
   --wait-for N       start training once the run has N peers (default 1)
   --backend B        auto (default: WebGPU through Dawn on a hardware GPU, else CPU), cpu or webgpu
-  --threads N        CPU threads per onnxruntime session (default: onnxruntime's choice, all cores)`;
+  --threads N        CPU threads per onnxruntime session (default: onnxruntime's choice, all cores)
+  --byzantine A      robustness experiments only: gossip corrupted values, scale:FACTOR or sign-flip`;
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
       'wait-for': { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
+      byzantine: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -47,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
   const server = new URL(values.server!).origin;
   const waitForPeers = positiveInt('--wait-for', values['wait-for']);
   const backendChoice = oneOf('--backend', values.backend, NODE_BACKENDS);
+  const attack = values.byzantine === undefined ? undefined : parseAttack(values.byzantine);
   const sessionOptions =
     values.threads === undefined
       ? {}
@@ -83,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
     backend,
     data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
     connect: (options) => new SimplePeer({ ...options, wrtc }),
+    ...(attack ? { attack } : {}),
     waitForPeers,
     now: () => performance.now(),
     log: (line) => console.log(line),

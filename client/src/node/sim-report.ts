@@ -9,7 +9,15 @@ export function writeRunReport(result: SimulationResult, dir: string, label: str
   const lines = [
     { type: 'config', label, ...result.config },
     ...result.records.map((r) => ({ type: 'eval', ...r })),
-    { type: 'result', diverged: result.diverged, stopped: result.stopped, shards: result.shardSummary },
+    {
+      type: 'result',
+      diverged: result.diverged,
+      stopped: result.stopped,
+      restarts: result.restarts,
+      clipped: result.clipped,
+      leftOut: result.leftOut,
+      shards: result.shardSummary,
+    },
   ];
   writeFileSync(join(dir, `${label}.jsonl`), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   const at = (pick: (r: SimulationResult['records'][number]) => number) =>

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseAttack } from '@demuon/shared/gossip';
 import { ALGORITHM_NAMES } from '@demuon/shared/optim';
 import { SingleBar } from 'cli-progress';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './cli-args';
@@ -25,6 +26,7 @@ const USAGE = `usage: npm run simulate -- [--quick] [--algo ${ALGORITHM_NAMES.jo
   [--routing demuon|muon] [--ns ns5|polar5] [--ns-steps N] [--scale none|muon|moonlight]
   [--backbone ed|d2|extra|atc-gt|atc-dsgd] [--direction track-then-polarize|polarize-then-track|gradient]
   [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--encoding fp32|bf16|fp16|int8] [--out DIR]
+  [--robust [--suspects N] [--drop-beyond X]] [--byzantine NODE:scale:FACTOR|NODE:sign-flip ...]
   or: npm run simulate -- --experiment FILE.json [--out DIR] [--report-only]`;
 
 async function main(argv: string[]): Promise<void> {
@@ -57,6 +59,10 @@ async function main(argv: string[]): Promise<void> {
       'eval-every': { type: 'string' },
       'eval-batches': { type: 'string' },
       encoding: { type: 'string' },
+      robust: { type: 'boolean' },
+      suspects: { type: 'string' },
+      'drop-beyond': { type: 'string' },
+      byzantine: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -100,6 +106,17 @@ async function main(argv: string[]): Promise<void> {
     ...(values['eval-every'] ? { evalEvery: positiveInt('--eval-every', values['eval-every']) } : {}),
     ...(values['eval-batches'] ? { evalBatches: positiveInt('--eval-batches', values['eval-batches']) } : {}),
     ...(values.encoding ? { encoding: values.encoding } : {}),
+    ...(values.robust || values.suspects || values['drop-beyond']
+      ? {
+          robustMixing: {
+            ...(values.suspects ? { suspects: positiveInt('--suspects', values.suspects) } : {}),
+            ...(values['drop-beyond']
+              ? { dropBeyond: positiveNumber('--drop-beyond', values['drop-beyond']) }
+              : {}),
+          },
+        }
+      : {}),
+    ...(values.byzantine ? { byzantine: values.byzantine.map(byzantineNode) } : {}),
   };
   const config = simulationConfig({ ...base, ...flags });
   const label = `${config.algorithm.name}-${config.topology}-${config.nodes}n-${config.data}`.replace(
@@ -131,7 +148,21 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   writeRunReport(result, out, label);
+  if (result.restarts > 0)
+    console.log(`${result.restarts} node state(s) turned non-finite and were restored`);
+  if (result.clipped.some((c) => c > 0))
+    console.log(`clipped contributions per node: ${result.clipped.join(' ')}`);
   console.log(`${result.diverged ? 'diverged; ' : ''}wrote ${out}/${label}.jsonl and .svg`);
+}
+
+/** `--byzantine 3:sign-flip`: node 3 gossips corrupted values. */
+function byzantineNode(flag: string): { node: number; attack: ReturnType<typeof parseAttack> } {
+  const colon = flag.indexOf(':');
+  if (colon < 0) throw new Error(`--byzantine ${flag}: use NODE:ATTACK, e.g. 0:scale:1e30 or 0:sign-flip`);
+  return {
+    node: nonNegativeInt('--byzantine', flag.slice(0, colon)),
+    attack: parseAttack(flag.slice(colon + 1)),
+  };
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -3,6 +3,7 @@
  * onnxruntime-node, gossip through the in-memory network, the very optimizer code a peer runs.
  */
 import { parseShardScheme } from '@demuon/shared/data';
+import { AttackSchema, RobustMixingSchema } from '@demuon/shared/gossip';
 import { makeTopology } from '@demuon/shared/graph';
 import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
@@ -36,9 +37,22 @@ export const SimulationConfigSchema = z
     evalBatches: z.number().int().positive().default(4),
     /** Gossip wire encoding; anything but fp32 is applied to every message as the WebRTC link would. */
     encoding: z.enum(WIRE_ENCODINGS as [WireEncoding, ...WireEncoding[]]).default('fp32'),
+    /** Clipped gossip on every node (see shared/gossip/robust.ts). */
+    robustMixing: RobustMixingSchema.optional(),
+    /** Nodes that gossip corrupted values: they train honestly but lie on the wire. */
+    byzantine: z
+      .array(z.object({ node: z.number().int().min(0), attack: AttackSchema }).strict())
+      .default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
+    for (const [i, { node }] of c.byzantine.entries())
+      if (node >= c.nodes)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['byzantine', i, 'node'],
+          message: `no node ${node} of ${c.nodes}`,
+        });
     // Build what can be built cheaply now, so that a bad run fails before any training starts.
     for (const [path, check] of [
       ['topology', () => makeTopology(c.topology, c.nodes, { seed: c.seed })],
@@ -85,6 +99,8 @@ export interface EvalRecord {
   /** Mean over nodes of each node's validation loss, and the per-node values. */
   readonly valLoss: number;
   readonly valLossPerNode: number[];
+  /** Mean validation loss over the nodes that are not byzantine (= valLoss without byzantine nodes). */
+  readonly honestValLoss: number;
   /** Validation loss of the averaged parameters X̄. */
   readonly valLossOfAverage: number;
   readonly consensusError: number;
@@ -97,6 +113,11 @@ export interface SimulationResult {
   readonly records: EvalRecord[];
   readonly diverged: boolean;
   readonly stopped: boolean;
+  /** Times a node's state turned non-finite and it took a neighbour's. */
+  readonly restarts: number;
+  /** Neighbour tensors robust mixing scaled down, and neighbour rounds it left out, per node. */
+  readonly clipped: number[];
+  readonly leftOut: number[];
   readonly shardSummary: string[];
 }
 
@@ -137,7 +158,12 @@ export async function runSimulation(
     schedule: topology,
     config: config.algorithm,
     encoding: config.encoding,
+    robust: config.robustMixing,
+    attacks: new Map(config.byzantine.map(({ node, attack }) => [node, attack])),
   });
+  const honest = Array.from({ length: nodes }, (_, i) => i).filter(
+    (i) => !config.byzantine.some((b) => b.node === i),
+  );
 
   const validationLoss = async (params: Float32Array[]) => {
     let sum = 0;
@@ -156,6 +182,7 @@ export async function runSimulation(
       trainLoss,
       valLoss: mean(perNode),
       valLossPerNode: perNode,
+      honestValLoss: mean(honest.map((i) => perNode[i])),
       valLossOfAverage: await validationLoss(await lock.averageParams()),
       consensusError: await lock.consensusError(),
       bytesPerNode: mean(lock.network.bytesSent),
@@ -168,6 +195,7 @@ export async function runSimulation(
   await evaluate(0, Number.NaN);
   let diverged = false;
   let stopped = false;
+  let restarts = 0;
   for (let k = 0; k < steps; k++) {
     if (hooks.shouldStop?.()) {
       stopped = true;
@@ -181,6 +209,21 @@ export async function runSimulation(
       const out = await engine.lossAndGrads(params, batchI);
       losses.push(out.loss);
       grads.push(out.grads);
+    }
+    // A node whose state turned non-finite takes a neighbour's state again, as a peer does by rejoining.
+    for (const [i, loss] of losses.entries()) {
+      if (Number.isFinite(loss)) continue;
+      const from = topology
+        .at(k)
+        .weights.slice(i * nodes, (i + 1) * nodes)
+        .findIndex((w, j) => j !== i && w !== 0 && Number.isFinite(losses[j]));
+      if (from < 0) continue;
+      hooks.log?.(`step ${k}: node ${i}'s state turned non-finite; it takes node ${from}'s state`);
+      restarts++;
+      await lock.copyState(i, from);
+      const out = await engine.lossAndGrads(await lock.nodeParams(i), samplers[i].next());
+      losses[i] = out.loss;
+      grads[i] = out.grads;
     }
     const trainLoss = mean(losses);
     if (!Number.isFinite(trainLoss)) {
@@ -198,6 +241,7 @@ export async function runSimulation(
       }
     }
   }
+  const robust = lock.robustCounts();
   lock.release();
   await engine.dispose();
   return {
@@ -205,6 +249,9 @@ export async function runSimulation(
     records,
     diverged,
     stopped,
+    restarts,
+    clipped: robust.map((r) => r.clipped),
+    leftOut: robust.map((r) => r.leftOut),
     shardSummary: plan.nodes.map((s) => `node ${s.node}: ${s.tokenCount} tokens`),
   };
 }

@@ -105,7 +105,9 @@ function showStep(s: StepEvent): void {
   if (s.valLoss !== undefined) text('val-loss', s.valLoss.toFixed(4));
   text('bytes-sent', formatBytes(s.bytesSent));
   text('bytes-received', formatBytes(s.bytesReceived));
-  charts.loss.push(s.step, [s.trainLoss, s.valLoss ?? null]);
+  // A non-finite loss is shown as NaN above and left out of the chart.
+  const plotted = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+  charts.loss.push(s.step, [plotted(s.trainLoss), plotted(s.valLoss)]);
   charts.time.push(s.step, [s.timing.gradientMs, s.timing.optimizerMs, s.timing.waitingMs]);
   if (s.disagreement !== undefined) {
     charts.disagreement.push(s.step, [s.disagreement]);

@@ -1,7 +1,8 @@
 /** Number formatting and the loss colour scale shared by the graph, the table and the legend. */
 
 export function formatLoss(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (value === null || value === undefined) return '—';
+  if (!Number.isFinite(value)) return 'NaN';
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(3);
 }
 
@@ -23,7 +24,8 @@ export function formatBytesPerSecond(bytesPerSecond: number | null | undefined):
 
 /** `value` scaled by powers of 1000 into `units`, to three significant digits (whole numbers of the first). */
 function decimal(value: number | null | undefined, units: readonly string[]): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (value === null || value === undefined) return '—';
+  if (!Number.isFinite(value)) return 'NaN';
   let v = value;
   let unit = 0;
   // The thresholds sit where rounding to three digits would carry (999.7 kB/s shows as 1.00 MB/s).
@@ -36,7 +38,8 @@ function decimal(value: number | null | undefined, units: readonly string[]): st
 }
 
 export function formatMs(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (value === null || value === undefined) return '—';
+  if (!Number.isFinite(value)) return 'NaN';
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 

@@ -45,8 +45,9 @@ export class MetricsHistory {
   /** Adds (or replaces) the point of `point.peer` at `point.step`; false when nothing changed. */
   add(point: MetricsPoint): boolean {
     const values: Values = {};
-    if (finite(point.trainLoss)) values.train = point.trainLoss;
-    if (finite(point.valLoss)) values.val = point.valLoss;
+    // A loss reported as null was not a finite number: kept as NaN (shown, never averaged).
+    if (point.trainLoss !== undefined) values.train = point.trainLoss ?? Number.NaN;
+    if (point.valLoss !== undefined) values.val = point.valLoss ?? Number.NaN;
     const record = point as unknown as Record<string, unknown>;
     for (const field of CONSENSUS_FIELDS) {
       const v = record[field];
@@ -66,8 +67,8 @@ export class MetricsHistory {
     const before = peers.get(point.peer);
     if (
       before &&
-      before.train === values.train &&
-      before.val === values.val &&
+      Object.is(before.train, values.train) &&
+      Object.is(before.val, values.val) &&
       before.consensus === values.consensus
     )
       return false;
@@ -97,7 +98,7 @@ export class MetricsHistory {
       const values: number[] = [];
       for (const v of this.steps.get(step)!.values()) {
         const x = v[quantity];
-        if (x !== undefined) values.push(x);
+        if (x !== undefined && Number.isFinite(x)) values.push(x);
       }
       if (values.length > 0) out.push(summarize(step, values));
     }
