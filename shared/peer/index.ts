@@ -8,6 +8,7 @@ export {
 } from './epoch-timeline';
 export { Lockstep, type LockstepOptions } from './lockstep';
 export { type NodeData, type NodeDataOptions, planNodeData } from './node-data';
+export { createNodeTraining, type NodeTraining, type NodeTrainingOptions } from './node-training';
 export { PeerLoop, type PeerLoopOptions, type StepReport, type StepTiming } from './peer-loop';
 export { judge, NeighbourMissed, RoundWatchdog, type RoundWatchdogOptions } from './round-watchdog';
 export { receiveState, type StateKey, type StateLink, sendState, transferredTensors } from './state-transfer';

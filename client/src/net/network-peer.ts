@@ -7,22 +7,15 @@
  * the browser worker. PeerRunner (peer-runner.ts) joins again after an eviction.
  */
 import type { TokenizedDocument } from '@demuon/shared/data';
-import { type Attack, attackingLink, GossipMixer } from '@demuon/shared/gossip';
+import type { Attack } from '@demuon/shared/gossip';
+import type { GradientEngine, ResidentGradientEngine } from '@demuon/shared/model';
 import {
-  type GradientEngine,
-  gptConfig,
-  initGptParams,
-  type ResidentGradientEngine,
-} from '@demuon/shared/model';
-import { createAlgorithm } from '@demuon/shared/optim';
-import {
+  createNodeTraining,
   EpochTimeline,
   NeighbourMissed,
   neighbourhoodAt,
   neighboursOf,
   type PeerActivity,
-  PeerLoop,
-  planNodeData,
   RoundWatchdog,
   receiveState,
   StatusBoard,
@@ -30,13 +23,14 @@ import {
   sameMembers,
   sendState,
 } from '@demuon/shared/peer';
-import { type Epoch, EVENTS, type Metrics, type RunConfig, runHash } from '@demuon/shared/protocol';
+import { type Epoch, type Metrics, type RunConfig, runHash } from '@demuon/shared/protocol';
 import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
 import { LinkReport } from './link-report';
 import { type JoinRequest, SignalingSession } from './signaling-session';
 import type { SignalingSocket } from './signaling-socket';
+import { StepReports } from './step-reports';
 import { WebRtcGossipLink } from './webrtc-link';
 
 export interface NetworkPeerOptions<T extends Tensor> extends Omit<JoinRequest, 'backend'> {
@@ -70,8 +64,6 @@ export type TrainOutcome =
   | { readonly kind: 'stopped' }
   | { readonly kind: 'evicted'; readonly reason: string };
 
-/** Metrics go out at most this often, besides eval steps and the last step: live, yet light on the server. */
-const METRICS_EVERY_MS = 1000;
 /** How often a wait for links to open looks at the connection deadline. */
 const CONNECT_POLL_MS = 250;
 
@@ -93,10 +85,10 @@ export class NetworkPeer<T extends Tensor> {
   private evictedFor: string | null = null;
   private wake: (() => void) | null = null;
   private readonly board: StatusBoard;
-  private lastMetricsAt = Number.NEGATIVE_INFINITY;
   /** Tokens in this peer's shard of the training data, once training started. */
   shardTokens = 0;
   private readonly linkReport: LinkReport;
+  private readonly reports: StepReports;
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
   /** Time spent held before steps for epoch commits, in ms, and how many times. */
@@ -185,48 +177,28 @@ export class NetworkPeer<T extends Tensor> {
       heard: (from) => this.watchdog.heard(this.peersByHandle[from]),
     });
     this.linkReport = new LinkReport(this.link, this.pool, this.handles, this.now);
+    this.reports = new StepReports(session, this.linkReport, this.run.steps, this.now);
   }
 
   /** Trains until the run's last step, `stop`, or eviction; reports progress and metrics to the server. */
   async train(): Promise<TrainOutcome> {
-    const { engine, backend, data } = this.options;
+    const { backend } = this.options;
     const run = this.run;
     const need = this.options.waitForPeers ?? 1;
     this.board.phase('waiting-for-peers', 0);
     this.board.show({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
     const first = await this.until(() => this.timeline.firstWith(need));
     if (!first) return this.finish();
-    const model = gptConfig(run.model.preset, { vocabSize: data.vocabSize });
-    const nodeData = planNodeData(data.train, data.val, {
-      scheme: run.data,
-      nodes: first.members.length,
-      seed: run.seed,
-      batch: run.batch,
-      context: model.context,
-      evalBatches: run.evalBatches,
-    });
-    this.shardTokens = nodeData.shardTokens(first.index);
-    const algorithm = createAlgorithm(backend, engine.params, initGptParams(model, run.seed), run.algorithm);
-    const { attack } = this.options;
-    const mixer = new GossipMixer(
-      backend,
-      (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
-      attack ? attackingLink(this.link, attack) : this.link,
-      { robust: run.robustMixing },
-    );
-    const loop = new PeerLoop({
-      engine,
-      backend,
-      algorithm,
-      mixer,
-      batches: nodeData.batches(first.index),
-      validation: nodeData.validation,
-      totalSteps: run.steps,
-      evalEvery: run.evalEvery,
-      now: this.options.now,
-      resident: this.options.resident,
+    const { algorithm, loop, shardTokens } = createNodeTraining({
+      ...this.options,
+      run,
+      members: first.members.length,
+      index: first.index,
+      link: this.link,
+      neighbourhood: (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
       onPhase: (phase) => this.board.phase(phase, this.step),
     });
+    this.shardTokens = shardTokens;
     this.started = true;
     this.step = first.activationStep;
     try {
@@ -286,12 +258,17 @@ export class NetworkPeer<T extends Tensor> {
         // Evicted during the step: it was not a member's step, so nothing of it is reported.
         if (this.evictedFor !== null) break;
         if (report.stateNotFinite) {
-          await this.restartFromNeighbour(step, epoch, report);
+          // It says so (the dashboards show its NaN loss), then leaves and joins again, to start from a
+          // neighbour's state as a late joiner does; its neighbours stop waiting for it once the server
+          // proposes the epoch without it.
+          this.reports.stateLost(step, epoch, report);
+          const reason = `state turned non-finite at step ${step} (loss ${report.trainLoss})`;
+          this.endMembership(reason, `${reason}: joining again to take a neighbour's state`);
           break;
         }
         this.board.stepTook(this.now() - started);
         this.board.training(step);
-        await this.reportStep(step, epoch, report);
+        await this.reports.stepDone(step, epoch, neighboursOf(epoch), report);
         this.options.onStep?.(report, epoch);
       }
       if (this.evictedFor === null) this.finalParams = await loop.params();
@@ -412,15 +389,19 @@ export class NetworkPeer<T extends Tensor> {
   }
 
   /**
-   * Waits until every neighbour of `epoch` has an open channel, is gone, or is absent: a channel that does
-   * not open within the connection deadline (the run's gossipTimeoutMs) counts as absent, once.
+   * Waits until every neighbour of `epoch` has an open channel or is absent: a channel that does not open
+   * within the connection deadline (the run's gossipTimeoutMs) counts as absent, once.
    */
   private async linksReady(epoch: Epoch, step: number): Promise<void> {
     const peers = neighboursOf(epoch);
     const ready = () => {
       let waitingFor: string | undefined;
       for (const p of peers) {
-        if (this.pool.state(p) !== 'connecting' || this.watchdog.isAbsent(p)) continue;
+        if (this.watchdog.isAbsent(p)) continue;
+        // A link this epoch needs that closed before the epoch began (a junk signal, a dropped channel)
+        // is made again: otherwise every round would skip that neighbour and nobody would say so.
+        if (this.pool.state(p) === 'closed') this.pool.ensure(p);
+        if (this.pool.state(p) !== 'connecting') continue;
         if (this.pool.connectingMs(p) > this.run.gossipTimeoutMs)
           this.watchdog.miss(p, step, 'no-connection');
         else waitingFor ??= p;
@@ -437,41 +418,6 @@ export class NetworkPeer<T extends Tensor> {
     } finally {
       clearInterval(timer);
     }
-  }
-
-  /**
-   * This peer's state turned non-finite: it says so (its NaN loss goes to the dashboards), then leaves
-   * and joins again, so that it starts from a neighbour's state as a late joiner does. Its neighbours stop
-   * waiting for it as soon as the server proposes the epoch without it.
-   */
-  private async restartFromNeighbour(step: number, epoch: Epoch, report: StepReport): Promise<void> {
-    this.session.report(EVENTS.metrics, {
-      step,
-      epoch: epoch.epoch,
-      trainLoss: report.trainLoss,
-      ...this.linkReport.traffic(),
-      links: [],
-    });
-    const reason = `state turned non-finite at step ${step} (loss ${report.trainLoss})`;
-    this.endMembership(reason, `${reason}: joining again to take a neighbour's state`);
-  }
-
-  private async reportStep(step: number, epoch: Epoch, report: StepReport): Promise<void> {
-    this.session.report(EVENTS.progress, { step: step + 1 });
-    const now = this.now();
-    const last = step + 1 === this.run.steps;
-    if (report.valLoss === undefined && !last && now - this.lastMetricsAt < METRICS_EVERY_MS) return;
-    this.lastMetricsAt = now;
-    this.session.report(EVENTS.metrics, {
-      step: step + 1,
-      epoch: epoch.epoch,
-      trainLoss: report.trainLoss,
-      ...(report.valLoss !== undefined ? { valLoss: report.valLoss } : {}),
-      ...(report.disagreement !== undefined ? { disagreement: report.disagreement } : {}),
-      ...this.linkReport.traffic(),
-      timing: report.timing,
-      links: await this.linkReport.links(neighboursOf(epoch)),
-    });
   }
 
   private neighboursOf(step: number): string[] {
