@@ -52,19 +52,36 @@ export function judge(
   previous: PeerStatus | undefined,
   stuckAfterMs: number,
   self: string,
+  /** How long the waiting peer itself has seen the neighbour in this step and phase. */
+  observedMs = 0,
 ): 'wait' | MissReason {
   // No answer from the server: nothing says the neighbour is gone, and gossip does not need the server.
   if (!reply) return 'wait';
   if (!reply.alive) return 'silent';
   const status = reply.status;
-  if (!status) return 'wait';
+  // Every peer of the run beats with its status: one that does not has nothing to show for the wait.
+  if (!status) return observedMs > stuckAfterMs ? 'stuck' : 'wait';
   if (status.phase === 'barrier') return 'wait';
   if (status.phase === 'gossip' && status.waitingFor !== undefined && status.waitingFor !== self)
     return 'wait';
   const moved = !previous || previous.step !== status.step || previous.phase !== status.phase;
   if (moved) return 'wait';
-  return status.phaseMs > stuckAfterMs ? 'stuck' : 'wait';
+  // The time in phase is the neighbour's own word: what the waiting peer saw itself counts as much.
+  return Math.max(status.phaseMs, observedMs) > stuckAfterMs ? 'stuck' : 'wait';
 }
+
+/**
+ * Whatever a neighbour's status says (none at all, a wait for someone else, a hold for an epoch), a round
+ * gives up on it after this many stuck bounds in all: an honest neighbour waiting for a slow one delivers
+ * within about one bound, since that slow one is given up on after one; a member that only claims to wait
+ * stalls its neighbours no longer.
+ */
+const MAX_WAIT_BOUNDS = 3;
+/**
+ * A neighbour's step time is its own word too: the stuck bound takes it at most this many times this
+ * peer's own (a phone is some tens of times slower than a desktop GPU, not thousands).
+ */
+const MAX_STEP_RATIO = 50;
 
 interface Watch {
   readonly peer: string;
@@ -73,6 +90,8 @@ interface Watch {
   readonly giveUp: (missed: NeighbourMissed) => void;
   cancel: () => void;
   previous: PeerStatus | undefined;
+  /** When this peer first saw the neighbour in its current step and phase. */
+  observedSince: number;
   done: boolean;
 }
 
@@ -102,6 +121,7 @@ export class RoundWatchdog {
       giveUp,
       cancel: () => {},
       previous: undefined,
+      observedSince: this.options.now(),
       done: false,
     };
     this.watches.add(watch);
@@ -181,14 +201,23 @@ export class RoundWatchdog {
     const reply = await this.options.status(watch.peer).catch(() => undefined);
     if (watch.done) return;
     const factor = this.options.stuckFactor ?? 8;
-    const stepMs = reply?.status?.stepMs ?? this.options.ownStepMs();
+    const own = this.options.ownStepMs();
+    const reported = reply?.status?.stepMs;
+    const stepMs =
+      reported !== undefined && own ? Math.min(reported, MAX_STEP_RATIO * own) : (reported ?? own);
     const stuckAfterMs = stepMs
       ? Math.max(factor * stepMs, this.options.minStuckMs ?? 10_000, this.checkMs())
       : this.options.startupMs;
-    const verdict = judge(reply, watch.previous, stuckAfterMs, this.options.self);
-    watch.previous = reply?.status ?? watch.previous;
+    const now = this.options.now();
+    const status = reply?.status;
+    const previous = watch.previous;
+    if (status && previous && (previous.step !== status.step || previous.phase !== status.phase))
+      watch.observedSince = now;
+    let verdict = judge(reply, previous, stuckAfterMs, this.options.self, now - watch.observedSince);
+    if (verdict === 'wait' && now - watch.since > MAX_WAIT_BOUNDS * stuckAfterMs) verdict = 'stuck';
+    watch.previous = status ?? watch.previous;
     if (verdict === 'wait') {
-      this.options.waiting?.(watch.peer, watch.step, this.options.now() - watch.since);
+      this.options.waiting?.(watch.peer, watch.step, now - watch.since);
       this.schedule(watch);
     } else this.miss(watch.peer, watch.step, verdict);
   }

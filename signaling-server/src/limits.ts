@@ -13,11 +13,12 @@ export type Limits = {
   eventsPerSecond: number;
   eventBurst: number;
   /**
-   * Rate-limited events in a row that still get an `error-reply`; beyond, they are dropped without one, so
-   * that a flood costs its sender replies instead of the server memory.
+   * Rate-limited events of one flood (it ends once the socket keeps within its rate for a second) that
+   * still get an `error-reply`; beyond, they are dropped without one, so that a flood costs its sender
+   * replies instead of the server memory.
    */
   answeredRateLimits: number;
-  /** Rate-limited events in a row after which the socket is disconnected: it is flooding, not bursting. */
+  /** Rate-limited events of one flood after which the socket is disconnected: it is flooding, not bursting. */
   maxRateLimited: number;
   /** Nesting levels of an event payload (no event needs more than 5); deeper → 'too-deep', unparsed. */
   maxPayloadDepth: number;

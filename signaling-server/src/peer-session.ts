@@ -4,7 +4,7 @@
  * of what it means; anything refused is answered with an `error-reply` (and a `{ ok: false, error }`
  * acknowledgement when the client asked for one) and changes nothing. Accepted events are acknowledged
  * with `{ ok: true, … }` when a callback was given. Flooding costs the flooder: past a number of
- * rate-limited events in a row they go unanswered, further on the socket is disconnected, and so is a
+ * rate-limited events in one flood they go unanswered, further on the socket is disconnected, and so is a
  * socket that does not read what it is sent (see unread-budget.ts).
  */
 import {
@@ -73,6 +73,7 @@ export class PeerSession {
   private readonly watched = new Set<string>();
   /** Events refused for the rate limit since one last got through. */
   private rateLimited = 0;
+  private lastRateLimitedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly socket: PeerSocket,
@@ -123,7 +124,9 @@ export class PeerSession {
         `over ${eventsPerSecond} events/s (burst ${eventBurst}); event dropped`,
       );
     }
-    this.rateLimited = 0;
+    // A flood is over once the socket kept within its rate for a second: events that slip through
+    // between refusals (the bucket refills) do not end it.
+    if (Date.now() - this.lastRateLimitedAt > 1000) this.rateLimited = 0;
     if (!CLIENT_EVENTS.includes(event as ClientEventName)) {
       return new Refusal(
         'bad-event',
@@ -174,24 +177,26 @@ export class PeerSession {
   }
 
   /**
-   * A rate-limited event is answered while the burst may be honest; past `answeredRateLimits` in a row
-   * it is dropped unanswered, and past `maxRateLimited` the socket is disconnected.
+   * A rate-limited event is answered while the burst may be honest; past `answeredRateLimits` in one
+   * flood (until the socket keeps within its rate for a second) it is dropped unanswered, and past
+   * `maxRateLimited` the socket is disconnected.
    */
   private rateLimit(refusal: Refusal, event: string, ack: Ack | undefined): void {
     const { answeredRateLimits, maxRateLimited } = this.ctx.limits;
     this.rateLimited++;
+    this.lastRateLimitedAt = Date.now();
     if (this.rateLimited <= answeredRateLimits) {
       this.refuse(refusal, event, ack);
       return;
     }
     if (this.rateLimited === answeredRateLimits + 1) {
       this.ctx.log.warn(
-        `socket ${this.socket.id}: over ${answeredRateLimits} events in a row rate-limited; no more replies`,
+        `socket ${this.socket.id}: over ${answeredRateLimits} events rate-limited in one flood; no more replies`,
       );
     }
     if (this.rateLimited === maxRateLimited + 1) {
       this.ctx.log.warn(
-        `socket ${this.socket.id}: over ${maxRateLimited} events in a row rate-limited; disconnected`,
+        `socket ${this.socket.id}: over ${maxRateLimited} events rate-limited in one flood; disconnected`,
       );
       // What it was sent still goes out first; should it not read it, the unread budget drops it.
       this.socket.disconnect(true);

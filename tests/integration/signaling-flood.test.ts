@@ -152,8 +152,8 @@ describe('a socket that keeps flooding past the rate limit', () => {
     const codes = flooder.drain(EVENTS.error).map((reply) => (reply as { code: string }).code);
     expect(codes).toEqual([...Array(5).fill('not-joined'), ...Array(10).fill('rate-limited')]);
     expect(warnings).toEqual([
-      expect.stringMatching(/over 10 events in a row rate-limited; no more replies/),
-      expect.stringMatching(/over 30 events in a row rate-limited; disconnected/),
+      expect.stringMatching(/over 10 events rate-limited in one flood; no more replies/),
+      expect.stringMatching(/over 30 events rate-limited in one flood; disconnected/),
     ]);
   });
 });

@@ -119,12 +119,40 @@ describe('RoundWatchdog', () => {
     );
     const missed: NeighbourMissed[] = [];
     const done = dog.watch('b', 0, (m) => missed.push(m));
-    await advance(60_000);
+    // Its step time is unknown, so the bound comes from ours (500 ms) and the 10 s floor: three bounds.
+    await advance(29_000);
     expect(missed).toHaveLength(0);
     expect(reports).toHaveLength(0);
     expect(waits.length).toBeGreaterThan(10);
     done();
     expect(dog.longestWait()).toBeUndefined();
+  });
+
+  it('does not take a neighbour at its word past the bounds: a fresh phase that never ends, an endless wait', async () => {
+    const liars: Record<string, () => NeighbourStatusReply> = {
+      // Claims to have just entered its phase, at every look.
+      'fresh-phase': () => reply({ status: status({ phaseMs: 50 }) }),
+      // Claims to wait for someone else, forever.
+      'waits-for-other': () => reply({ status: status({ phase: 'gossip', waitingFor: 'other' }) }),
+      // Beats without a status.
+      'no-status': () => reply({ status: undefined }),
+      // Claims a step time of a day.
+      'slow-claim': () => reply({ status: status({ phaseMs: 50, stepMs: 86_400_000 }) }),
+    };
+    const { dog, advance } = manualWatchdog((peer) => liars[peer](), 500);
+    const missedAt = new Map<string, number>();
+    let t = 0;
+    for (const peer of Object.keys(liars)) dog.watch(peer, 0, (m) => missedAt.set(m.peer, t));
+    for (; t < 210_000; t += 1000) await advance(1000);
+    // Seen in one phase by the waiting peer itself for over one bound (10 s)…
+    expect(missedAt.get('fresh-phase')).toBeLessThanOrEqual(12_000);
+    // …and whatever it says, given up after three (30 s)…
+    expect(missedAt.get('waits-for-other')).toBeLessThanOrEqual(32_000);
+    expect(missedAt.get('waits-for-other')).toBeGreaterThanOrEqual(29_000);
+    // One that beats without a status (every peer of the run sends one) is given up on after one bound.
+    expect(missedAt.get('no-status')).toBeLessThanOrEqual(12_000);
+    // …and a claimed step time counts as 50 of ours at most: 8 × 25 s.
+    expect(missedAt.get('slow-claim')).toBeLessThanOrEqual(202_000);
   });
 
   it('gives up on a neighbour stuck for longer than several of its step times (and the floor)', async () => {
