@@ -16,7 +16,9 @@ export interface NodeTrainingOptions<T extends Tensor> {
   readonly run: RunConfig;
   readonly engine: GradientEngine;
   readonly backend: TensorBackend<T>;
+  /** The engine working on the backend's tensors directly (see PeerLoopOptions.resident). */
   readonly resident?: ResidentGradientEngine<T>;
+  /** The tokenised corpus. */
   readonly data: {
     readonly train: TokenizedDocument[];
     readonly val: TokenizedDocument[];
@@ -27,7 +29,9 @@ export interface NodeTrainingOptions<T extends Tensor> {
   readonly index: number;
   readonly link: GossipLink;
   readonly neighbourhood: (step: number) => Neighbourhood;
+  /** Gossips corrupted values (robustness experiments only; see gossip/attacks.ts). */
   readonly attack?: Attack;
+  /** A monotonic clock in ms (performance.now where the platform has it). */
   readonly now?: () => number;
   readonly onPhase?: PeerLoopOptions<T>['onPhase'];
 }

@@ -10,7 +10,6 @@ import type {
   EpochProposal,
   EpochReadySchema,
   ErrorReplySchema,
-  EVENTS,
   EvictedSchema,
   HeartbeatSchema,
   JoinSchema,
@@ -21,6 +20,7 @@ import type {
   ProgressSchema,
   SignalSchema,
 } from './events';
+import { EVENTS } from './events';
 import type { Ack, AckFailure, JoinAck, RelayedSignal, RunState, WatchSchema } from './server-messages';
 
 /** An optional acknowledgement callback: `{ ok: true, … }`, or `{ ok: false, error }` when refused. */
@@ -52,3 +52,17 @@ export interface ServerToClientEvents {
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
+
+/** Every event a peer or dashboard may send the server (anything else is refused as 'bad-event'). */
+export const CLIENT_EVENTS = [
+  EVENTS.join,
+  EVENTS.signal,
+  EVENTS.progress,
+  EVENTS.heartbeat,
+  EVENTS.metrics,
+  EVENTS.leave,
+  EVENTS.watch,
+  EVENTS.epochReady,
+  EVENTS.neighbourMissed,
+  EVENTS.neighbourStatus,
+] as const satisfies readonly ClientEventName[];

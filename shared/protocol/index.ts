@@ -1,4 +1,9 @@
-export type { ClientEventName, ClientToServerEvents, ServerToClientEvents } from './event-maps';
+export {
+  CLIENT_EVENTS,
+  type ClientEventName,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+} from './event-maps';
 export {
   type Epoch,
   type EpochProposal,

@@ -8,6 +8,7 @@
  * socket that does not read what it is sent (see unread-budget.ts).
  */
 import {
+  CLIENT_EVENTS,
   type ClientEventName,
   EpochReadySchema,
   EVENTS,
@@ -34,18 +35,6 @@ import type { PeerSocket } from './sockets';
 import { TokenBucket } from './token-bucket';
 import { enforceUnreadBudget } from './unread-budget';
 
-const CLIENT_EVENTS: readonly ClientEventName[] = [
-  EVENTS.join,
-  EVENTS.signal,
-  EVENTS.progress,
-  EVENTS.heartbeat,
-  EVENTS.metrics,
-  EVENTS.leave,
-  EVENTS.watch,
-  EVENTS.epochReady,
-  EVENTS.neighbourMissed,
-  EVENTS.neighbourStatus,
-];
 /** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
 const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch]);
 /** Refusal messages may quote what arrived (unknown keys): a reply must not grow with the payload. */

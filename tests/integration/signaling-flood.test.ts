@@ -5,7 +5,7 @@
  * pass the budget, while honest members keep their places; a socket that keeps flooding past the rate
  * limit stops getting replies, then is disconnected.
  */
-import { AckSchema, EVENTS } from '@demuon/shared/protocol';
+import { AckSchema, CLIENT_EVENTS, EVENTS } from '@demuon/shared/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../signaling-server/src';
 import { RawSocketIo } from '../helpers/raw-socket-io';
@@ -14,18 +14,7 @@ import { MARKER } from '../helpers/signals';
 
 const { start, connect, members } = signalingMembers('signaling-flood-');
 
-const EVERY_EVENT = [
-  EVENTS.join,
-  EVENTS.signal,
-  EVENTS.progress,
-  EVENTS.heartbeat,
-  EVENTS.metrics,
-  EVENTS.leave,
-  EVENTS.watch,
-  EVENTS.epochReady,
-  EVENTS.neighbourMissed,
-  EVENTS.neighbourStatus,
-];
+const EVERY_EVENT = CLIENT_EVENTS;
 
 /** `levels` arrays inside each other, around `inner`. */
 function nested(levels: number, inner: unknown = 1): unknown {

@@ -1,18 +1,8 @@
-/**
- * A node of a networked run: one membership, from joining to the run's last step, being stopped, or being
- * evicted. It follows the server's epochs (EpochTimeline), keeps a WebRTC channel to each neighbour
- * (ConnectionPool), runs the peer loop with gossip over those channels, gives up on absent neighbours
- * through adaptive deadlines (RoundWatchdog) and tells everyone what it is doing. Everything platform-
- * specific (socket, WebRTC, engine, backend, data) is passed in, so the same class serves the Node peer and
- * the browser worker. PeerRunner (peer-runner.ts) joins again after an eviction.
- */
-import type { TokenizedDocument } from '@demuon/shared/data';
-import type { Attack } from '@demuon/shared/gossip';
-import type { GradientEngine, ResidentGradientEngine } from '@demuon/shared/model';
 import {
   createNodeTraining,
   EpochTimeline,
   NeighbourMissed,
+  type NodeTrainingOptions,
   neighbourhoodAt,
   neighboursOf,
   type PeerActivity,
@@ -24,7 +14,7 @@ import {
   sendState,
 } from '@demuon/shared/peer';
 import { type Epoch, type Metrics, type RunConfig, runHash } from '@demuon/shared/protocol';
-import type { Tensor, TensorBackend } from '@demuon/shared/tensor';
+import type { Tensor } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
 import { LinkReport } from './link-report';
@@ -33,29 +23,21 @@ import type { SignalingSocket } from './signaling-socket';
 import { StepReports } from './step-reports';
 import { WebRtcGossipLink } from './webrtc-link';
 
-export interface NetworkPeerOptions<T extends Tensor> extends Omit<JoinRequest, 'backend'> {
+/**
+ * The engine, backend, data (the tokenised corpus, split as every peer of the run splits it), clock and
+ * attack are those of the node's training (NodeTrainingOptions).
+ */
+export interface NetworkPeerOptions<T extends Tensor>
+  extends Omit<JoinRequest, 'backend'>,
+    Pick<NodeTrainingOptions<T>, 'engine' | 'backend' | 'resident' | 'data' | 'now' | 'attack'> {
   readonly socket: SignalingSocket;
-  readonly engine: GradientEngine;
-  readonly backend: TensorBackend<T>;
-  /** The engine working on the backend's tensors directly (see PeerLoopOptions.resident). */
-  readonly resident?: ResidentGradientEngine<T>;
-  /** The tokenised corpus, split as every peer of the run splits it. */
-  readonly data: {
-    readonly train: TokenizedDocument[];
-    readonly val: TokenizedDocument[];
-    readonly vocabSize: number;
-  };
   /** Training waits for an epoch with at least this many members. */
   readonly waitForPeers?: number;
-  /** A monotonic clock in ms (performance.now where the platform has it). */
-  readonly now?: () => number;
   readonly onStep?: (report: StepReport, epoch: Epoch) => void;
   readonly onActivity?: (activity: PeerActivity) => void;
   readonly log?: (line: string) => void;
   /** Makes a WebRTC connection: simple-peer with wrtc in Node, a proxy to the page's in a tab worker. */
   readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
-  /** Gossips corrupted values (robustness experiments only; see gossip/attacks.ts). */
-  readonly attack?: Attack;
 }
 
 /** How a membership ended. */
