@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatBytesPerSecond } from '../../../client/src/web/overview/format';
+import { formatBytes, formatBytesPerSecond, formatLoss } from '../../../client/src/web/overview/format';
+import { MetricsHistory } from '../../../client/src/web/overview/history';
 
 describe('throughput', () => {
   it('is bytes per second with decimal prefixes and three significant digits', () => {
@@ -24,5 +25,24 @@ describe('throughput', () => {
     expect(formatBytes(121_050_000)).toBe('121 MB');
     expect(formatBytes(3_600_000)).toBe('3.60 MB');
     expect(formatBytes(800)).toBe('800 B');
+  });
+});
+
+describe('losses', () => {
+  it('show a lost state as NaN and a missing figure as a dash', () => {
+    expect(formatLoss(Number.NaN)).toBe('NaN');
+    expect(formatLoss(undefined)).toBe('—');
+    expect(formatLoss(4.25)).toBe('4.250');
+  });
+
+  it("keep a NaN loss as the peer's latest, out of the averages", () => {
+    const history = new MetricsHistory();
+    const point = (peer: string, trainLoss: number | null) =>
+      ({ t: 0, peer, step: 3, epoch: 1, trainLoss, bytesSent: 0, bytesReceived: 0 }) as const;
+    expect(history.add(point('a', 4.5))).toBe(true);
+    // A peer whose state turned non-finite reports null (JSON has no NaN): kept, not dropped.
+    expect(history.add(point('b', null))).toBe(true);
+    expect(history.latest('b').train?.value).toBeNaN();
+    expect(history.stats('train')).toEqual([expect.objectContaining({ step: 3, n: 1, mean: 4.5 })]);
   });
 });

@@ -2,6 +2,7 @@
 
 export function formatLoss(value: number | null | undefined): string {
   if (value === null || value === undefined) return '—';
+  // A loss that is not a finite number was reported as such (the peer's state was lost): say so.
   if (!Number.isFinite(value)) return 'NaN';
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(3);
 }
@@ -24,8 +25,7 @@ export function formatBytesPerSecond(bytesPerSecond: number | null | undefined):
 
 /** `value` scaled by powers of 1000 into `units`, to three significant digits (whole numbers of the first). */
 function decimal(value: number | null | undefined, units: readonly string[]): string {
-  if (value === null || value === undefined) return '—';
-  if (!Number.isFinite(value)) return 'NaN';
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
   let v = value;
   let unit = 0;
   // The thresholds sit where rounding to three digits would carry (999.7 kB/s shows as 1.00 MB/s).
@@ -38,8 +38,7 @@ function decimal(value: number | null | undefined, units: readonly string[]): st
 }
 
 export function formatMs(value: number | null | undefined): string {
-  if (value === null || value === undefined) return '—';
-  if (!Number.isFinite(value)) return 'NaN';
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
