@@ -3,7 +3,8 @@
  * not the server's): the bench sends it one attack class at a time over IPC and gets back what it sent
  * and how the server and the peers answered. Nothing it meets (refusals, disconnects, exceptions) ends it.
  */
-import { type FromMember, finishPhase, runAttack, type ToMember } from './hostile-attacks';
+import { finishPhase, runAttack } from './hostile-attacks';
+import type { FromMember, ToMember } from './hostile-tally';
 
 const reply = (message: FromMember) => process.send?.(message);
 
