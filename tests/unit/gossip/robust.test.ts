@@ -105,59 +105,25 @@ describe('robust mixing', () => {
 describe('neighbour clipper', () => {
   it('leaves a neighbour caught far beyond the radius out until the end of the next step', () => {
     const clipper = new NeighbourClipper({ suspects: 1, dropBeyond: 4 });
+    /** Factors for neighbours 1 and 2 at `step`, given their distances on two tensors. */
+    const factors = (step: number, one: number[], two: number[]) => clipper.factors(step, [1, 2], [one, two]);
     // The step neighbours are first heard in, they are left out.
-    expect(
-      clipper.factors(
-        4,
-        [1, 2],
-        [
-          [1, 1],
-          [1, 1],
-        ],
-      ),
-    ).toEqual([
+    expect(factors(4, [1, 1], [1, 1])).toEqual([
       [0, 0],
       [0, 0],
     ]);
     // Neighbour 2's message is 70 radii off (100 on one tensor): out of this whole round.
-    expect(
-      clipper.factors(
-        5,
-        [1, 2],
-        [
-          [1, 1],
-          [1, 100],
-        ],
-      ),
-    ).toEqual([
+    expect(factors(5, [1, 1], [1, 100])).toEqual([
       [1, 1],
       [0, 0],
     ]);
     // Looking honest in the next step (the tracker round, say) does not let it back in yet…
-    expect(
-      clipper.factors(
-        6,
-        [1, 2],
-        [
-          [1, 1],
-          [1, 1],
-        ],
-      ),
-    ).toEqual([
+    expect(factors(6, [1, 1], [1, 1])).toEqual([
       [1, 1],
       [0, 0],
     ]);
     // …the step after does, and within 4 radii it is clipped per tensor, not left out.
-    expect(
-      clipper.factors(
-        7,
-        [1, 2],
-        [
-          [1, 1],
-          [2, 1],
-        ],
-      ),
-    ).toEqual([
+    expect(factors(7, [1, 1], [2, 1])).toEqual([
       [1, 1],
       [0.5, 1],
     ]);
