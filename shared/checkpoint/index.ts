@@ -1,0 +1,10 @@
+export { checkCompatible, checkpointTensors, configFingerprint } from './compatible';
+export {
+  CHECKPOINT_VERSION,
+  type Checkpoint,
+  CheckpointError,
+  type CheckpointHeader,
+  CheckpointHeaderSchema,
+  decodeCheckpoint,
+  encodeCheckpoint,
+} from './format';
