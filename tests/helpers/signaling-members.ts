@@ -36,6 +36,12 @@ export function signalingMembers(prefix: string) {
     return server;
   }
 
+  /** Closes `server` (a restart test starts another on its port and data directory). */
+  async function stop(server: SignalingServer): Promise<void> {
+    await server.close();
+    env.servers.splice(env.servers.indexOf(server), 1);
+  }
+
   async function connect(server: SignalingServer, options: ConnectOptions = {}): Promise<TestClient> {
     const client = await TestClient.connect(server.url, options);
     env.clients.push(client);
@@ -73,7 +79,7 @@ export function signalingMembers(prefix: string) {
     return { peers, epochs };
   }
 
-  return { env, start, connect, join, members };
+  return { env, start, stop, connect, join, members };
 }
 
 export function run(server: SignalingServer): Run {

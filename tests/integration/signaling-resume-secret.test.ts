@@ -12,38 +12,16 @@ import { io } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { SignalingSession } from '../../client/src/net/signaling-session';
 import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
-import { createSignalingServer, type Logger, type SignalingServer } from '../../signaling-server/src';
-import { TestClient } from '../../signaling-server/testing/test-client';
-import { signalingTestEnv } from '../helpers/signaling-env';
-import { until } from '../helpers/signaling-members';
+import type { Logger, SignalingServer } from '../../signaling-server/src';
+import type { TestClient } from '../../signaling-server/testing/test-client';
+import { signalingMembers, until } from '../helpers/signaling-members';
 
 const RUN = { id: 'r', topology: 'ring', algorithm: { name: 'demuon', lr: { eta: 0.05 } } };
-const env = signalingTestEnv('signaling-resume-secret-');
 const logLines: string[] = [];
 const log: Logger = { info: (line) => logLines.push(line), warn: (line) => logLines.push(line) };
-
-async function start(port = 0): Promise<SignalingServer> {
-  const server = await createSignalingServer({
-    port,
-    dataDir: env.dataDir,
-    runs: [RUN],
-    heartbeatTimeoutMs: 30_000,
-    log,
-  });
-  env.servers.push(server);
-  return server;
-}
-
-async function stop(server: SignalingServer): Promise<void> {
-  await server.close();
-  env.servers.splice(env.servers.indexOf(server), 1);
-}
-
-async function connect(server: SignalingServer): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
-  env.clients.push(client);
-  return client;
-}
+const members = signalingMembers('signaling-resume-secret-');
+const { env, stop, connect } = members;
+const start = (port = 0) => members.start({ port, runs: [RUN], heartbeatTimeoutMs: 30_000, log });
 
 /** Two members of run r. */
 async function pair(server: SignalingServer): Promise<TestClient[]> {

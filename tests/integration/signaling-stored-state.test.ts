@@ -10,29 +10,17 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { EpochSchema, EVENTS } from '@demuon/shared/protocol';
 import { describe, expect, it } from 'vitest';
-import { createSignalingServer, type Logger, type SignalingServer } from '../../signaling-server/src';
-import { TestClient } from '../../signaling-server/testing/test-client';
-import { signalingTestEnv } from '../helpers/signaling-env';
+import type { Logger, SignalingServer } from '../../signaling-server/src';
+import type { TestClient } from '../../signaling-server/testing/test-client';
+import { signalingMembers } from '../helpers/signaling-members';
 
 const RUN = { id: 'r', topology: 'ring', steps: 100, algorithm: { name: 'demuon', lr: { eta: 0.05 } } };
-const env = signalingTestEnv('signaling-stored-state-');
+const members = signalingMembers('signaling-stored-state-');
+const { env, stop, connect } = members;
 
-async function start(warnings: string[] = [], port = 0): Promise<SignalingServer> {
+function start(warnings: string[] = [], port = 0): Promise<SignalingServer> {
   const log: Logger = { info() {}, warn: (line) => warnings.push(line) };
-  const server = await createSignalingServer({ port, dataDir: env.dataDir, runs: [RUN], log });
-  env.servers.push(server);
-  return server;
-}
-
-async function stop(server: SignalingServer): Promise<void> {
-  await server.close();
-  env.servers.splice(env.servers.indexOf(server), 1);
-}
-
-async function connect(server: SignalingServer): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
-  env.clients.push(client);
-  return client;
+  return members.start({ port, runs: [RUN], log });
 }
 
 /** Three members of run r that reported steps 5, 6 and 7; the server is stopped, its files written. */
