@@ -108,6 +108,9 @@ export class SignalingSession {
     // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
     this.listen('disconnect', (reason) => {
       this.attached = false;
+      // Heartbeats belong to a membership: a beat on the new connection before the resume is acknowledged
+      // would reach a server that does not know this socket yet.
+      socket.heartbeat(null);
       // A server shutting down closes the sockets itself, and socket.io then leaves reconnecting to us;
       // a first try may come before the server is back, so it is tried again until the socket is up.
       if (reason !== 'io server disconnect' || this.ended) return;
@@ -208,9 +211,11 @@ export class SignalingSession {
         break;
       case 'error': {
         const { code, message, event: about } = parsed.value;
-        // Refused as 'not-joined': the server dropped this peer and the word of it was lost.
-        if (code === 'not-joined' && about !== undefined && MEMBER_EVENTS.has(about))
-          this.evict('the server no longer counts this peer as a member');
+        // Refused as 'not-joined': the server dropped this peer and the word of it was lost; unless this
+        // peer is between connections, when it is a beat that left before the resume, whose answer decides.
+        if (code === 'not-joined' && about !== undefined && MEMBER_EVENTS.has(about)) {
+          if (this.attached) this.evict('the server no longer counts this peer as a member');
+        }
         // Refused as expected, and harmless: an answer to a proposal the server has replaced since (the
         // new one is on its way), a signal to a peer that has just left (its link closes with it).
         else if (
@@ -242,11 +247,13 @@ export class SignalingSession {
       )
       .catch((error: Error) => ({ ok: false, error: { message: error.message } }));
     if (this.ended) return;
-    if (!JoinAckSchema.safeParse(reply).success) {
+    const ack = JoinAckSchema.safeParse(reply);
+    if (!ack.success) {
       const message = (reply as { error?: { message?: string } })?.error?.message ?? 'no reason given';
       return this.evict(`could not take back place ${this.peerId}: ${message}`);
     }
     this.attached = true;
+    this.socket.heartbeat(ack.data.heartbeatMs);
     this.handlers.log(`signaling back: resumed as ${this.peerId}, sending ${this.held.length} held reports`);
     for (const { event, payload } of this.held.splice(0)) this.socket.emit(event, payload);
   }
