@@ -34,6 +34,8 @@ export const CheckpointHeaderSchema = z
     step: z.number().int().min(0),
     /** The training loss of the last step taken, for the resumed peer's first report. */
     trainLoss: z.number().finite().optional(),
+    /** The validation loss of the saved parameters: a resumed peer shows it has them by getting it again. */
+    valLoss: z.number().finite().optional(),
     savedAt: z.number().int().min(0),
     tensors: z.array(TensorEntrySchema).max(100_000),
   })

@@ -8,3 +8,4 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
 } from './format';
+export type { CheckpointStore } from './store';

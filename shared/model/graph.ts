@@ -85,6 +85,20 @@ export class Graph {
     return value;
   }
 
+  /**
+   * A named float32 initializer holding a copy of `data` (trained weights). Never shared with another
+   * constant: `constant` keys its cache by the printed values, which cannot tell -0 from 0, and a weight
+   * should keep its own name in the file.
+   */
+  weight(name: string, data: Float32Array, shape: Shape): Value {
+    if (data.length !== size(shape)) {
+      throw new Error(`weight ${name} of shape [${shape}] needs ${size(shape)} values, got ${data.length}`);
+    }
+    const value = this.declare(name, shape, 'float32');
+    this.initializers.push({ value, data: data.slice() });
+    return value;
+  }
+
   scalar(x: number, dtype: DType = 'float32'): Value {
     return this.constant([x], [], dtype);
   }

@@ -25,5 +25,41 @@ export {
   parameterCount,
 } from './gpt';
 export { type DType, Graph, type Shape, type Value } from './graph';
+export {
+  buildInferenceGraph,
+  type GraphSignature,
+  INFERENCE_LOGITS,
+  INFERENCE_TOKENS,
+  inferenceGraphProblem,
+  onnxSignature,
+} from './inference';
+export {
+  CHECKSUMMED_FILES,
+  completeModelCard,
+  type EvaluationSpec,
+  EvaluationSpecSchema,
+  type FileEntry,
+  fileEntry,
+  MODEL_CARD_FORMAT,
+  MODEL_CARD_VERSION,
+  MODEL_FILES,
+  type ModelCard,
+  type ModelCardDraft,
+  ModelCardError,
+  ModelCardSchema,
+  modelCardRunFields,
+  parseModelCard,
+  renderModelCardReadme,
+} from './model-card';
 export { OPSET, toOnnxBytes } from './onnx';
 export { OPS, type OpName } from './ops';
+export {
+  argmax,
+  checkSamplingOptions,
+  type GenerateOptions,
+  generate,
+  IncrementalDecoder,
+  type SamplingOptions,
+  sampleToken,
+  topKIndices,
+} from './sampling';

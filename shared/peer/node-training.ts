@@ -41,6 +41,8 @@ export interface NodeTraining<T extends Tensor> {
   readonly loop: PeerLoop<T>;
   /** Tokens in this node's shard of the training data. */
   readonly shardTokens: number;
+  /** Draws and drops the batches of `steps` steps: a peer resuming at a step goes on with its data there. */
+  skipBatches(steps: number): void;
 }
 
 export function createNodeTraining<T extends Tensor>(o: NodeTrainingOptions<T>): NodeTraining<T> {
@@ -57,12 +59,13 @@ export function createNodeTraining<T extends Tensor>(o: NodeTrainingOptions<T>):
   const algorithm = createAlgorithm(backend, engine.params, initGptParams(model, run.seed), run.algorithm);
   const link = o.attack ? attackingLink(o.link, o.attack) : o.link;
   const mixer = new GossipMixer(backend, o.neighbourhood, link, { robust: run.robustMixing });
+  const batches = nodeData.batches(o.index);
   const loop = new PeerLoop({
     engine,
     backend,
     algorithm,
     mixer,
-    batches: nodeData.batches(o.index),
+    batches,
     validation: nodeData.validation,
     totalSteps: run.steps,
     evalEvery: run.evalEvery,
@@ -70,5 +73,12 @@ export function createNodeTraining<T extends Tensor>(o: NodeTrainingOptions<T>):
     resident: o.resident,
     onPhase: o.onPhase,
   });
-  return { algorithm, loop, shardTokens: nodeData.shardTokens(o.index) };
+  return {
+    algorithm,
+    loop,
+    shardTokens: nodeData.shardTokens(o.index),
+    skipBatches: (steps) => {
+      for (let k = 0; k < steps; k++) batches.next();
+    },
+  };
 }

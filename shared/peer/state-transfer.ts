@@ -29,6 +29,24 @@ export function transferredTensors<T extends Tensor>(algorithm: DecentralizedAlg
   ];
 }
 
+/** This node's state on the host, one array per tensor of each group, in `transferredTensors` order. */
+export function readState<T extends Tensor>(
+  backend: TensorBackend<T>,
+  algorithm: DecentralizedAlgorithm<T>,
+): Promise<Float32Array[][]> {
+  return Promise.all(transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => backend.read(t)))));
+}
+
+/** Overwrites this node's state with `groups`, in `transferredTensors` order. */
+export function writeState<T extends Tensor>(
+  backend: TensorBackend<T>,
+  algorithm: DecentralizedAlgorithm<T>,
+  groups: readonly (readonly Float32Array[])[],
+): void {
+  for (const [round, tensors] of transferredTensors(algorithm).entries())
+    for (const [i, t] of tensors.entries()) backend.write(t, groups[round][i]);
+}
+
 /**
  * Sends this node's state to each of `to` for their first step `step`. A state that is not finite is
  * not sent (false): it would only spoil the joiner, which then gives up on this node and joins again.
@@ -41,9 +59,7 @@ export async function sendState<T extends Tensor>(
   step: number,
 ): Promise<boolean> {
   if (to.length === 0) return true;
-  const groups = await Promise.all(
-    transferredTensors(algorithm).map((g) => Promise.all(g.map((t) => backend.read(t)))),
-  );
+  const groups = await readState(backend, algorithm);
   if (!groups.every((g) => g.every((values) => values.every(Number.isFinite)))) return false;
   for (const peer of to)
     for (const [round, tensors] of groups.entries())
@@ -59,9 +75,9 @@ export async function receiveState<T extends Tensor>(
   from: number,
   step: number,
 ): Promise<void> {
-  for (const [round, tensors] of transferredTensors(algorithm).entries()) {
-    const values = await link.receive(from, { exchange: 'state', step, round });
-    for (const [i, t] of tensors.entries()) backend.write(t, values[i]);
-  }
+  const groups: Float32Array[][] = [];
+  for (let round = 0; round < transferredTensors(algorithm).length; round++)
+    groups.push(await link.receive(from, { exchange: 'state', step, round }));
+  writeState(backend, algorithm, groups);
   algorithm.resetTracking();
 }

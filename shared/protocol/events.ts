@@ -56,6 +56,8 @@ export const RunConfigSchema = z
      * plain gossip without it. Costs a little accuracy in a clean run (see docs/bench/robust-mixing.md).
      */
     robustMixing: RobustMixingSchema.optional(),
+    /** Every peer saves its parameters and optimizer state every this many steps, and when it leaves. */
+    checkpointEvery: z.number().int().positive().default(50),
   })
   .strict();
 
@@ -79,6 +81,15 @@ export const JoinSchema = z
      * own). The server gives it its old place when that id is still a member of the run's current epoch.
      */
     resume: z.object({ peerId: id, secret: PeerSecretSchema }).strict().optional(),
+    /**
+     * The peer's own checkpoint of this run: the step it holds and the config fingerprint it was saved
+     * under. When every member has just joined (all had left), those with the newest one resume from it and
+     * the others take their state from them.
+     */
+    checkpoint: z
+      .object({ step: z.number().int().min(1), fingerprint: z.string().min(1).max(64) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -244,6 +255,8 @@ export const EpochSchema = z
     outNeighbours: z.array(id),
     /** A peer that joined late receives its state from this neighbour before it trains. */
     bootstrapFrom: id.optional(),
+    /** The joiners of this epoch that take their state from this peer. */
+    bootstrapTo: z.array(id).optional(),
     /**
      * Time-varying topologies only (period > 1, e.g. one-peer-exp): step k uses `schedule[k mod period]`,
      * the same indexing as Topology.at(k). Absent for static graphs. A peer opens links to every peer

@@ -35,6 +35,11 @@ export class Member {
    * replaces an unanswered one does not reset it, so that churn cannot keep a mute member forever.
    */
   unansweredSince: number | null = null;
+  /**
+   * The step of the member's own checkpoint of this run, when it joined with one saved under the run's
+   * current config; null otherwise.
+   */
+  checkpointStep: number | null = null;
 
   constructor(
     readonly id: string,

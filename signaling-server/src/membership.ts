@@ -198,8 +198,15 @@ export class Membership {
    * Adds a member at the end of the order and proposes an epoch that includes it; `admitted` runs
    * before the proposal is handed out.
    */
-  add(info: MemberInfo, channel: MemberChannel, now: number, admitted?: (member: Member) => void): Member {
+  add(
+    info: MemberInfo,
+    channel: MemberChannel,
+    now: number,
+    admitted?: (member: Member) => void,
+    checkpointStep: number | null = null,
+  ): Member {
     const member = new Member(this.freshId(), newToken(), info, channel, now, now);
+    member.checkpointStep = checkpointStep;
     this.members.push(member);
     this.byId.set(member.id, member);
     admitted?.(member);
@@ -328,13 +335,27 @@ export class Membership {
       members: this.members.map((m) => m.id),
       spec: this.options.spec,
       seed: this.options.seed,
-      joiners: new Set(this.joiners),
+      joiners: this.bootstrapping(),
     });
     const pending = new PendingProposal(proposed, [...this.members]);
     this.pending = pending;
     for (const member of this.members) pending.ask(member, now);
     if (pending.complete) this.commit(now);
     else this.armAnswerTimer();
+  }
+
+  /**
+   * The members that take their state from a neighbour: those that joined since the last epoch. Before
+   * anyone has trained here (all had left, or the server is new), the run resumes from the newest
+   * checkpoint its members brought instead: those holding it start from it, and every other member,
+   * whenever it joined, takes its state from them. With no checkpoint at all the run starts afresh.
+   */
+  private bootstrapping(): Set<string> {
+    const joiners = new Set(this.joiners);
+    if (this.members.some((m) => m.step !== null)) return joiners;
+    const newest = Math.max(0, ...this.members.map((m) => m.checkpointStep ?? 0));
+    if (newest === 0) return joiners;
+    return new Set(this.members.filter((m) => m.checkpointStep !== newest).map((m) => m.id));
   }
 
   private commit(now: number): void {

@@ -7,6 +7,8 @@
  * rate-limited events in one flood they go unanswered, further on the socket is disconnected, and so is a
  * socket that does not read what it is sent (see unread-budget.ts).
  */
+
+import { configFingerprint } from '@demuon/shared/checkpoint';
 import {
   CLIENT_EVENTS,
   type ClientEventName,
@@ -19,6 +21,7 @@ import {
   NeighbourStatusQuerySchema,
   ProgressSchema,
   parseEvent,
+  type RunConfig,
   type SignalData,
   SignalSchema,
   WatchSchema,
@@ -214,7 +217,7 @@ export class PeerSession {
     const { resume } = join;
     const result = resume
       ? run.resume(resume.peerId, resume.secret, info, this.channel(), Date.now(), admitted)
-      : run.join(info, this.channel(), Date.now(), admitted);
+      : run.join(info, this.channel(), Date.now(), admitted, usableCheckpoint(join.checkpoint, run.config));
     return result instanceof Refusal ? result : ACKED;
   }
 
@@ -335,4 +338,9 @@ function missingSecrets(payload: unknown): Refusal | undefined {
     return new Refusal('bad-secret', "resume needs the peer's secret: the one its join acknowledgement gave");
   }
   return undefined;
+}
+
+/** The step of a joiner's checkpoint when it was saved under the run's current config and has steps left. */
+function usableCheckpoint(claim: z.infer<typeof JoinSchema>['checkpoint'], run: RunConfig): number | null {
+  return claim && claim.fingerprint === configFingerprint(run) && claim.step < run.steps ? claim.step : null;
 }

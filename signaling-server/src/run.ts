@@ -148,6 +148,7 @@ export class Run {
     channel: MemberChannel,
     now: number,
     admitted: (member: Member) => void,
+    checkpointStep: number | null = null,
   ): Member | Refusal {
     if (this.membership.size >= this.config.maxPeers) {
       return new Refusal(
@@ -155,7 +156,7 @@ export class Run {
         `run "${this.id}" already has its ${this.config.maxPeers} peers (maxPeers)`,
       );
     }
-    const member = this.membership.add(info, channel, now, admitted);
+    const member = this.membership.add(info, channel, now, admitted, checkpointStep);
     this.onChange(this);
     return member;
   }

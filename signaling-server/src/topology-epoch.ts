@@ -122,30 +122,56 @@ function payloadsOf(layout: EpochLayout, topology: Topology, number: number, ste
       : undefined;
   // Joiners fetch the state from a member that has one; a run of joiners only starts afresh.
   const established = members.some((peer) => !joiners.has(peer));
-  return members.map((peer, index) => {
+  const sources = established ? bootstrapSources(first, members, joiners) : [];
+  const payloads = members.map((_, index) => {
     const payload: EpochProposal = {
       epoch: number,
       members,
       index,
       ...neighbourhood(current, index, members),
     };
-    if (joiners.has(peer) && established) {
-      payload.bootstrapFrom = bootstrapSource(neighbourhood(first, index, members).inNeighbours, joiners);
-    }
+    if (sources[index] !== undefined) payload.bootstrapFrom = members[sources[index]];
     if (schedule) {
       payload.period = topology.period;
       payload.schedule = schedule.map((at) => at(index));
     }
     return payload;
   });
+  // Each source is told whom it bootstraps: a member resuming from its checkpoint, or a joiner passing on
+  // the state it took, has no earlier epoch to tell it who is new.
+  for (const [i, source] of sources.entries()) {
+    if (source === undefined) continue;
+    payloads[source].bootstrapTo = [...(payloads[source].bootstrapTo ?? []), members[i]];
+  }
+  return payloads;
 }
 
 /**
- * The first in-neighbour that did not just join (it has the state), else the first: in-neighbours are in
- * index order, so this is the longest-standing member the joiner receives from.
+ * Each joiner's source: of its in-neighbours, the one fewest hops from a member that has the state (the
+ * first in index order among equals, so a member with state when there is one). Sources then form chains
+ * that end at a member with state, never a cycle; a member with state has no source.
  */
-function bootstrapSource(inNeighbours: { peer: string }[], joiners: ReadonlySet<string>): string | undefined {
-  return (inNeighbours.find(({ peer }) => !joiners.has(peer)) ?? inNeighbours[0])?.peer;
+function bootstrapSources(
+  w: MixingMatrix,
+  members: readonly string[],
+  joiners: ReadonlySet<string>,
+): (number | undefined)[] {
+  const hops = members.map((peer) => (joiners.has(peer) ? Number.POSITIVE_INFINITY : 0));
+  const queue = members.flatMap((_, i) => (hops[i] === 0 ? [i] : []));
+  for (let head = 0; head < queue.length; head++) {
+    const from = queue[head];
+    for (const to of outNeighbours(w, from)) {
+      if (hops[to] !== Number.POSITIVE_INFINITY) continue;
+      hops[to] = hops[from] + 1;
+      queue.push(to);
+    }
+  }
+  return members.map((_, i) => {
+    if (hops[i] === 0) return undefined;
+    let best: number | undefined;
+    for (const { from } of inNeighbours(w, i)) if (best === undefined || hops[from] < hops[best]) best = from;
+    return best;
+  });
 }
 
 function neighbourhood(w: MixingMatrix, i: number, members: readonly string[]) {

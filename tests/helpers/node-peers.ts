@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CheckpointStore } from '@demuon/shared/checkpoint';
 import { type GptConfig, gptConfig } from '@demuon/shared/model';
 import type { StepReport } from '@demuon/shared/peer';
 import type { Epoch, RunConfig } from '@demuon/shared/protocol';
@@ -30,6 +31,7 @@ export interface JoinOptions {
   connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
   /** Another server than the environment's (e.g. one the test restarts). */
   at?: SignalingServer;
+  checkpoints?: CheckpointStore;
 }
 
 export function nodePeerEnv(runs: RunConfig[], batch: number, prefix: string) {
@@ -56,6 +58,7 @@ export function nodePeerEnv(runs: RunConfig[], batch: number, prefix: string) {
         waitForPeers: options.waitForPeers ?? 1,
         log: options.log,
         onStep: (report, epoch) => options.onStep?.(peer, socket, report, epoch),
+        ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
       });
       peers.push(peer);
       return peer;

@@ -21,7 +21,11 @@ export function startPeer(
   children: ChildProcess[],
   onLine?: (line: string) => void,
 ): PeerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args], { stdio: 'pipe' });
+  // Peers of tests keep no checkpoints unless a test asks for them (in a folder of its own).
+  const checkpoints = args.some((a) => a.startsWith('--checkpoints')) ? [] : ['--no-checkpoints'];
+  const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args, ...checkpoints], {
+    stdio: 'pipe',
+  });
   children.push(child);
   const peer: PeerProcess = { child, output: '', exited: new Promise((r) => child.once('exit', r)) };
   let partial = '';
@@ -49,17 +53,27 @@ export function stepLine(line: string): { step: number; timing: StepTiming } | u
   return { step: Number(m[1]), timing: { gradientMs, optimizerMs, waitingMs } };
 }
 
-/** Resolves with `check()`'s first defined value, looking every 200 ms; fails after `timeoutMs`. */
+/**
+ * Resolves with `check()`'s first defined value, looking every 200 ms; fails after `timeoutMs`, with
+ * `context()` (e.g. a peer's last lines of output) in the error.
+ */
 export async function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 60_000,
+  context?: () => string,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${context ? `\n${context()}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The last `lines` lines a peer printed, for a failure message. */
+export function tail(peer: PeerProcess, lines = 40): string {
+  return `last output of the peer:\n${peer.output.split('\n').slice(-lines).join('\n')}`;
 }

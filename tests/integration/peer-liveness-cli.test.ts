@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { startPeer, until } from '../helpers/peer-process';
+import { startPeer, tail, until } from '../helpers/peer-process';
 
 const RUN = RunConfigSchema.parse({
   id: 'lid',
@@ -87,11 +87,21 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
   });
 
   c.child.kill('SIGCONT');
-  const rejoined = await until('the thawed peer to join again under a new id', async () => {
-    const peer = (await members()).find((m) => m.name === 'c');
-    return peer && peer.peer !== frozen ? peer.peer : undefined;
-  });
-  await until('the rejoined peer to train', async () => ((await lastStep(rejoined)) >= 0 ? true : undefined));
+  const rejoined = await until(
+    'the thawed peer to join again under a new id',
+    async () => {
+      const peer = (await members()).find((m) => m.name === 'c');
+      return peer && peer.peer !== frozen ? peer.peer : undefined;
+    },
+    60_000,
+    () => tail(c),
+  );
+  await until(
+    'the rejoined peer to train',
+    async () => ((await lastStep(rejoined)) >= 0 ? true : undefined),
+    60_000,
+    () => tail(c),
+  );
   expect(c.output).toMatch(/evicted/);
   expect(c.output).toMatch(/joined run 'lid' as .*[\s\S]*joined run 'lid' as /);
   // Nobody exited: the frozen peer came back instead of training on alone.

@@ -1,11 +1,14 @@
+import { type CheckpointStore, configFingerprint } from '@demuon/shared/checkpoint';
 import {
   createNodeTraining,
   EpochTimeline,
   NeighbourMissed,
+  type NodeTraining,
   type NodeTrainingOptions,
   neighbourhoodAt,
   neighboursOf,
   type PeerActivity,
+  PeerCheckpoints,
   RoundWatchdog,
   receiveState,
   StatusBoard,
@@ -38,6 +41,8 @@ export interface NetworkPeerOptions<T extends Tensor>
   readonly log?: (line: string) => void;
   /** Makes a WebRTC connection: simple-peer with wrtc in Node, a proxy to the page's in a tab worker. */
   readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
+  /** Where this peer keeps its checkpoints of the run (saved every `checkpointEvery` steps and on leaving). */
+  readonly checkpoints?: CheckpointStore;
 }
 
 /** How a membership ended. */
@@ -84,7 +89,17 @@ export class NetworkPeer<T extends Tensor> {
     const to = (act: (p: NetworkPeer<T>) => void) => (peer ? act(peer) : early.push(act));
     const { runId, token, name, platform, backend } = options;
     const device = backend.name.startsWith('webgpu') ? 'webgpu' : platform === 'browser' ? 'wasm' : 'cpu';
-    const request: JoinRequest = { runId, token, platform, backend: device, ...(name ? { name } : {}) };
+    const checkpoints =
+      options.checkpoints && new PeerCheckpoints(options.checkpoints, (line) => options.log?.(line));
+    const claim = await checkpoints?.open(runId);
+    const request: JoinRequest = {
+      runId,
+      token,
+      platform,
+      backend: device,
+      ...(name ? { name } : {}),
+      ...(claim ? { checkpoint: claim } : {}),
+    };
     const session = await SignalingSession.join(options.socket, request, {
       epoch: (e) => to((p) => p.onEpoch(e)),
       proposal: (e) => to((p) => p.onProposal(e)),
@@ -92,7 +107,7 @@ export class NetworkPeer<T extends Tensor> {
       evicted: (reason) => to((p) => p.onEvicted(reason)),
       log: (line) => options.log?.(line),
     });
-    peer = new NetworkPeer(options, session);
+    peer = new NetworkPeer(options, session, checkpoints);
     for (const act of early) act(peer);
     return peer;
   }
@@ -100,6 +115,7 @@ export class NetworkPeer<T extends Tensor> {
   private constructor(
     private readonly options: NetworkPeerOptions<T>,
     session: SignalingSession,
+    private readonly checkpoints: PeerCheckpoints | undefined,
   ) {
     this.session = session;
     this.board = new StatusBoard(
@@ -108,6 +124,11 @@ export class NetworkPeer<T extends Tensor> {
     );
     this.peerId = session.peerId;
     this.run = session.run;
+    // Until training starts, proposals are answered with the step this peer can start at: with a
+    // checkpoint of this config, its step (the run resumes there when every member has just joined).
+    const claim = session.checkpoint;
+    if (claim && claim.fingerprint === configFingerprint(this.run) && claim.step < this.run.steps)
+      this.step = claim.step;
     this.now = options.now ?? Date.now;
     const log = options.log ?? (() => {});
     this.pool = new ConnectionPool({
@@ -171,7 +192,7 @@ export class NetworkPeer<T extends Tensor> {
     this.board.show({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
     const first = await this.until(() => this.timeline.firstWith(need));
     if (!first) return this.finish();
-    const { algorithm, loop, shardTokens } = createNodeTraining({
+    const training = createNodeTraining({
       ...this.options,
       run,
       members: first.members.length,
@@ -180,24 +201,16 @@ export class NetworkPeer<T extends Tensor> {
       neighbourhood: (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
       onPhase: (phase) => this.board.phase(phase, this.step),
     });
-    this.shardTokens = shardTokens;
+    const { algorithm, loop } = training;
+    this.shardTokens = training.shardTokens;
     this.started = true;
     this.step = first.activationStep;
+    // Steps done, and done and saved; the report of the last one done.
+    let done = first.activationStep;
+    let saved = done;
+    let last: StepReport | undefined;
     try {
-      // Joining a run that has already moved: start from a neighbour's state, not from X⁰.
-      if (first.bootstrapFrom && first.activationStep > 0) {
-        const from = first.bootstrapFrom;
-        this.board.phase('bootstrapping', first.activationStep);
-        this.board.show({ kind: 'bootstrapping', from });
-        await this.linksReady(first, first.activationStep);
-        this.currentEpoch = first.epoch;
-        if (this.stopping) return this.finish();
-        if (this.pool.state(from) !== 'open') throw new NeighbourMissed(from, first.activationStep, 'closed');
-        await receiveState(this.link, backend, algorithm, this.handle(from), first.activationStep);
-        this.options.log?.(
-          `took parameters and optimizer state from ${from} for step ${first.activationStep}`,
-        );
-      }
+      if (!(await this.takeState(first, training))) return this.finish();
       let previous = first;
       for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
         this.step = step;
@@ -252,8 +265,14 @@ export class NetworkPeer<T extends Tensor> {
         this.board.training(step);
         await this.reports.stepDone(step, epoch, neighboursOf(epoch), report);
         this.options.onStep?.(report, epoch);
+        [done, last] = [step + 1, report];
+        if (done % run.checkpointEvery === 0) saved = await this.saveCheckpoint(training, done, report);
       }
-      if (this.evictedFor === null) this.finalParams = await loop.params();
+      if (this.evictedFor === null) {
+        this.finalParams = await loop.params();
+        // Leaving, or done: the state after the last step taken is kept, unless it is saved already.
+        if (done > saved) await this.saveCheckpoint(training, done, last);
+      }
     } catch (error) {
       // Evicted while waiting for its state, or a late joiner whose source vanished: it cannot start from
       // X⁰, so it leaves and joins again.
@@ -266,6 +285,64 @@ export class NetworkPeer<T extends Tensor> {
       algorithm.release();
     }
     return this.finish();
+  }
+
+  /**
+   * The state this peer starts from: a neighbour's when it joins a run that has moved on, its own
+   * checkpoint when the run resumes at the step it holds, else X⁰. Then it passes the state on to the
+   * joiners the epoch says take theirs from it.
+   */
+  private async takeState(first: Epoch, { algorithm, loop, skipBatches }: NodeTraining<T>): Promise<boolean> {
+    const { backend, engine } = this.options;
+    const start = first.activationStep;
+    this.currentEpoch = first.epoch;
+    const checkpoint = this.checkpoints?.resumable(this.run, engine.params, Object.keys(algorithm.state));
+    if (first.bootstrapFrom && start > 0) {
+      const from = first.bootstrapFrom;
+      this.board.phase('bootstrapping', start);
+      this.board.show({ kind: 'bootstrapping', from });
+      await this.linksReady(first, start);
+      if (this.stopping) return false;
+      if (this.pool.state(from) !== 'open') throw new NeighbourMissed(from, start, 'closed');
+      await receiveState(this.link, backend, algorithm, this.handle(from), start);
+      this.options.log?.(`took parameters and optimizer state from ${from} for step ${start}`);
+    } else if (checkpoint && checkpoint.header.step === start) {
+      this.checkpoints!.restore(checkpoint, backend, algorithm);
+      // The members around it may not be those it saved with: tracking restarts as after a graph change.
+      algorithm.resetTracking();
+      skipBatches(start);
+      const { valLoss } = checkpoint.header;
+      this.options.log?.(
+        `resumed from the checkpoint at step ${start}: validation loss ${(await loop.validationLoss()).toFixed(6)}` +
+          (valLoss === undefined ? '' : ` (saved: ${valLoss.toFixed(6)})`),
+      );
+    } else if (checkpoint) {
+      this.options.log?.(
+        `checkpoint at step ${checkpoint.header.step} not used: the run is at step ${start}`,
+      );
+    }
+    if (start > 0 && first.bootstrapTo?.length) {
+      await this.linksReady(first, start);
+      const to = first.bootstrapTo.filter((p) => this.pool.state(p) === 'open').map((p) => this.handle(p));
+      if (!(await sendState(this.link, backend, algorithm, to, start)))
+        this.options.log?.(`step ${start}: own state is not finite; not sent to joiners`);
+    }
+    return true;
+  }
+
+  /** Saves the state after `step` steps, with the losses of that point; returns `step`. */
+  private async saveCheckpoint(
+    { algorithm, loop }: NodeTraining<T>,
+    step: number,
+    report: StepReport | undefined,
+  ): Promise<number> {
+    if (!this.checkpoints) return step;
+    const { backend, engine } = this.options;
+    const valLoss = report?.valLoss ?? (await loop.validationLoss());
+    await this.checkpoints
+      .save(this.run, step, engine.params, backend, algorithm, { trainLoss: report?.trainLoss, valLoss })
+      .catch((error: Error) => this.options.log?.(`step ${step}: checkpoint not saved: ${error.message}`));
+    return step;
   }
 
   /** Passes over this peer's shard after `steps` steps: tokens seen / tokens in the shard. */

@@ -30,6 +30,8 @@ export interface JoinRequest {
   readonly name?: string;
   readonly platform: 'browser' | 'node';
   readonly backend: 'webgpu' | 'wasm' | 'cpu';
+  /** The peer's own checkpoint of the run, when it has one. */
+  readonly checkpoint?: { readonly step: number; readonly fingerprint: string };
 }
 
 export interface SessionHandlers {
@@ -124,6 +126,11 @@ export class SignalingSession {
       clearInterval(this.reconnecting);
       void this.resume();
     });
+  }
+
+  /** The checkpoint this peer said it holds when it joined. */
+  get checkpoint(): JoinRequest['checkpoint'] {
+    return this.request.checkpoint;
   }
 
   /** True while the server counts this peer as a member, as far as the peer knows. */
@@ -266,6 +273,7 @@ function joinPayload(r: JoinRequest) {
     platform: r.platform,
     backend: r.backend,
     ...(r.name ? { name: r.name } : {}),
+    ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
   };
 }
 

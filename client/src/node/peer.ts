@@ -3,8 +3,9 @@
  * (@roamhq/wrtc) with the neighbours the signaling server assigns. Ctrl-C leaves the run cleanly.
  *
  *   npm run peer -- --server http://HOST:PORT --run ID --token T [--name NAME] [--wait-for N]
- *                   [--backend auto|cpu|webgpu]
+ *                   [--backend auto|cpu|webgpu] [--checkpoints DIR | --no-checkpoints]
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAttack } from '@demuon/shared/gossip';
 import { gptConfig } from '@demuon/shared/model';
@@ -17,6 +18,7 @@ import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
 import { PeerRunner } from '../net/peer-runner';
 import { SocketIoSignaling } from '../net/signaling-socket';
+import { CheckpointDir } from './checkpoint-dir';
 import { oneOf, positiveInt } from './cli-args';
 import { prepareBrownData } from './corpus';
 import { createNodeBackend, NODE_BACKENDS } from './node-backend';
@@ -26,6 +28,8 @@ const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token
   --wait-for N       start training once the run has N peers (default 1)
   --backend B        auto (default: WebGPU through Dawn on a hardware GPU, else CPU), cpu or webgpu
   --threads N        CPU threads per onnxruntime session (default: onnxruntime's choice, all cores)
+  --checkpoints DIR  keeps this peer's checkpoints in DIR/RUN/NAME (default: checkpoints), resumes from them
+  --no-checkpoints   saves no checkpoints and resumes from none
   --byzantine A      robustness experiments only: gossip corrupted values, scale:FACTOR or sign-flip`;
 
 async function main(argv: string[]): Promise<void> {
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<void> {
       backend: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
       byzantine: { type: 'string' },
+      checkpoints: { type: 'string', default: 'checkpoints' },
+      'no-checkpoints': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +82,13 @@ async function main(argv: string[]): Promise<void> {
   const { backend, description } = await createNodeBackend(backendChoice, sessionOptions);
   console.log(`optimizer backend: ${description}`);
 
+  // One directory per peer: the run's, then the peer's name on this device.
+  const checkpoints = values['no-checkpoints']
+    ? undefined
+    : new CheckpointDir(join(values.checkpoints, run.id, values.name ?? 'peer'));
+  checkpoints?.lock();
+  if (checkpoints) console.log(`checkpoints: ${checkpoints.location}`);
+
   const socket = new SocketIoSignaling(io(server, { transports: ['websocket'] }));
   const runner = new PeerRunner({
     socket,
@@ -88,6 +101,7 @@ async function main(argv: string[]): Promise<void> {
     data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
     connect: (options) => new SimplePeer({ ...options, wrtc }),
     ...(attack ? { attack } : {}),
+    ...(checkpoints ? { checkpoints } : {}),
     waitForPeers,
     now: () => performance.now(),
     log: (line) => console.log(line),
@@ -109,6 +123,7 @@ async function main(argv: string[]): Promise<void> {
     runner.stop();
   });
   await runner.run();
+  checkpoints?.unlock();
   socket.close();
   await engine.dispose();
   await backend.dispose();

@@ -4,6 +4,7 @@
  *
  *   npm run simulate -- --algo demuon --topology ring --nodes 8 --steps 1000 --data iid --preset small
  *   npm run simulate -- --quick
+ *   npm run simulate -- --quick --export models/quick      # also writes the model of X̄ as a folder
  *   npm run simulate -- --experiment docs/experiments/paper-iid.json
  */
 import { readFileSync } from 'node:fs';
@@ -15,8 +16,10 @@ import { ALGORITHM_NAMES } from '@demuon/shared/optim';
 import { SingleBar } from 'cli-progress';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './cli-args';
 import { runExperiment } from './experiment';
+import { checkModelDirFree } from './model-dir';
 import { writeRunReport } from './sim-report';
 import { QUICK_SIMULATION, runSimulation, type SimulationResult, simulationConfig } from './simulation';
+import { exportSimulationModel } from './simulation-export';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -26,6 +29,7 @@ const USAGE = `usage: npm run simulate -- [--quick] [--algo ${ALGORITHM_NAMES.jo
   [--routing demuon|muon] [--ns ns5|polar5] [--ns-steps N] [--scale none|muon|moonlight]
   [--backbone ed|d2|extra|atc-gt|atc-dsgd] [--direction track-then-polarize|polarize-then-track|gradient]
   [--vocab N] [--seed N] [--eval-every N] [--eval-batches N] [--encoding fp32|bf16|fp16|int8] [--out DIR]
+  [--export DIR (a new folder: the model of the averaged parameters, for npm run generate / evaluate)]
   [--robust [--suspects N] [--drop-beyond X]] [--byzantine NODE:scale:FACTOR|NODE:sign-flip ...]
   or: npm run simulate -- --experiment FILE.json [--out DIR] [--report-only]`;
 
@@ -64,11 +68,16 @@ async function main(argv: string[]): Promise<void> {
       'drop-beyond': { type: 'string' },
       byzantine: { type: 'string', multiple: true },
       out: { type: 'string' },
+      export: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return console.log(USAGE);
 
+  if (values.experiment && values.export !== undefined)
+    throw new Error('--export writes the model of one run; an experiment has many');
+  // Before training: a run of hours should not end in a folder it may not write.
+  if (values.export !== undefined) checkModelDirFree(values.export);
   if (values.experiment) {
     const file = resolve(values.experiment);
     const spec = JSON.parse(readFileSync(file, 'utf8'));
@@ -140,6 +149,7 @@ async function main(argv: string[]): Promise<void> {
     onEval: (r) =>
       bar.update(r.step, { val: r.valLoss.toFixed(3), consensus: r.consensusError.toExponential(2) }),
     shouldStop: () => stopping,
+    keepAverage: values.export !== undefined,
   });
   bar.stop();
   for (const r of result.records) {
@@ -153,6 +163,12 @@ async function main(argv: string[]): Promise<void> {
   if (result.clipped.some((c) => c > 0))
     console.log(`clipped contributions per node: ${result.clipped.join(' ')}`);
   console.log(`${result.diverged ? 'diverged; ' : ''}wrote ${out}/${label}.jsonl and .svg`);
+  if (values.export !== undefined) {
+    const card = exportSimulationModel(values.export, result, label);
+    console.log(
+      `wrote the model of X̄ at step ${card.step} (validation loss ${card.validation.loss.toFixed(4)}) to ${resolve(values.export)}`,
+    );
+  }
 }
 
 /** `--byzantine 3:sign-flip`: node 3 gossips corrupted values. */

@@ -2,10 +2,17 @@
  * The in-process simulator: N nodes of one algorithm on the GPT and the Brown corpus, gradients from
  * onnxruntime-node, gossip through the in-memory network, the very optimizer code a peer runs.
  */
-import { parseShardScheme } from '@demuon/shared/data';
+import { type BpeTokenizerJson, parseShardScheme } from '@demuon/shared/data';
 import { AttackSchema, RobustMixingSchema } from '@demuon/shared/gossip';
 import { makeTopology } from '@demuon/shared/graph';
-import { GPT_PRESETS, type GptPreset, gptConfig, initGptParams, type TokenBatch } from '@demuon/shared/model';
+import {
+  GPT_PRESETS,
+  type GptConfig,
+  type GptPreset,
+  gptConfig,
+  initGptParams,
+  type TokenBatch,
+} from '@demuon/shared/model';
 import { type AlgorithmConfig, algorithmConfig } from '@demuon/shared/optim';
 import { Lockstep, planNodeData } from '@demuon/shared/peer';
 import { type Tensor, type TensorBackend, WIRE_ENCODINGS, type WireEncoding } from '@demuon/shared/tensor';
@@ -119,6 +126,20 @@ export interface SimulationResult {
   readonly clipped: number[];
   readonly leftOut: number[];
   readonly shardSummary: string[];
+  /** With `keepAverage`: the averaged parameters X̄ of the last evaluation, what a model export ships. */
+  readonly average?: AveragedModel;
+}
+
+/** X̄ at the step of the last evaluation record, with what it takes to rebuild and check it. */
+export interface AveragedModel {
+  readonly step: number;
+  readonly params: Float32Array[];
+  /** That record's valLossOfAverage. */
+  readonly valLoss: number;
+  readonly model: GptConfig;
+  readonly tokenizer: BpeTokenizerJson;
+  /** The vocabulary size the tokenizer was trained for (the evaluation spec's corpus preparation). */
+  readonly vocab: number;
 }
 
 export interface SimulationHooks {
@@ -127,6 +148,8 @@ export interface SimulationHooks {
   shouldStop?(): boolean;
   log?(line: string): void;
   backend?: TensorBackend<Tensor>;
+  /** Keep X̄ of the last evaluation in the result (`average`), for exporting the trained model. */
+  keepAverage?: boolean;
 }
 
 export async function runSimulation(
@@ -172,10 +195,12 @@ export async function runSimulation(
   };
   const started = performance.now();
   const records: EvalRecord[] = [];
+  let average: Pick<AveragedModel, 'step' | 'params' | 'valLoss'> | undefined;
   const evaluate = async (step: number, trainLoss: number) => {
     const all = await lock.allParams();
     const perNode: number[] = [];
     for (const params of all) perNode.push(await validationLoss(params));
+    const averageParams = await lock.averageParams();
     const record: EvalRecord = {
       step,
       wallSeconds: (performance.now() - started) / 1000,
@@ -183,11 +208,12 @@ export async function runSimulation(
       valLoss: mean(perNode),
       valLossPerNode: perNode,
       honestValLoss: mean(honest.map((i) => perNode[i])),
-      valLossOfAverage: await validationLoss(await lock.averageParams()),
+      valLossOfAverage: await validationLoss(averageParams),
       consensusError: await lock.consensusError(),
       bytesPerNode: mean(lock.network.bytesSent),
     };
     records.push(record);
+    if (hooks.keepAverage) average = { step, params: averageParams, valLoss: record.valLossOfAverage };
     hooks.onEval?.(record);
     return record;
   };
@@ -253,6 +279,9 @@ export async function runSimulation(
     clipped: robust.map((r) => r.clipped),
     leftOut: robust.map((r) => r.leftOut),
     shardSummary: plan.nodes.map((s) => `node ${s.node}: ${s.tokenCount} tokens`),
+    ...(average
+      ? { average: { ...average, model, tokenizer: data.tokenizer.toJSON(), vocab: vocabSize } }
+      : {}),
   };
 }
 

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Checkpoint } from '@demuon/shared/checkpoint';
+import { type Checkpoint, decodeCheckpoint } from '@demuon/shared/checkpoint';
 import { afterAll, expect, it } from 'vitest';
 import { CheckpointDir } from '../../../client/src/node/checkpoint-dir';
 
@@ -19,22 +19,32 @@ const at = (step: number): Checkpoint => ({
   values: [Float32Array.of(step, -step)],
 });
 
-it('keeps the latest and the previous checkpoint, and falls back to the previous when the latest is damaged', () => {
+it('keeps the latest and the previous checkpoint, and falls back to the previous when the latest is damaged', async () => {
   const store = new CheckpointDir(join(dir, 'run'));
-  expect(store.load()).toBeUndefined();
-  store.save(at(10));
-  store.save(at(20));
-  expect(store.load()?.header.step).toBe(20);
+  expect(await store.load()).toBeUndefined();
+  await store.save(at(10));
+  await store.save(at(20));
+  expect((await store.load())?.header.step).toBe(20);
 
   const latest = join(dir, 'run', 'latest.ckpt');
   const damaged = readFileSync(latest);
   damaged[damaged.length - 8] ^= 0xff;
   writeFileSync(latest, damaged);
   const problems: string[] = [];
-  const loaded = store.load((file, reason) => problems.push(`${file}: ${reason}`));
+  const loaded = await store.load((file, reason) => problems.push(`${file}: ${reason}`));
   expect(loaded?.header.step).toBe(10);
   expect([...loaded!.values[0]]).toEqual([10, -10]);
   expect(problems).toEqual([`${latest}: the checkpoint is damaged (its checksum does not match)`]);
   // The damaged file is left for the user to look at, not overwritten by the read.
   expect(readFileSync(latest)).toEqual(damaged);
+
+  // Nor by the next save: the damaged file moves aside and the good previous one stays.
+  await store.save(at(30));
+  const files = readdirSync(join(dir, 'run')).sort();
+  expect(files).toHaveLength(3);
+  expect(files[0]).toBe('latest.ckpt');
+  expect(files[1]).toMatch(/^latest\.ckpt\.\d+\.unreadable$/);
+  expect(readFileSync(join(dir, 'run', files[1]))).toEqual(damaged);
+  expect((await store.load())?.header.step).toBe(30);
+  expect(decodeCheckpoint(readFileSync(join(dir, 'run', 'previous.ckpt'))).header.step).toBe(10);
 });
