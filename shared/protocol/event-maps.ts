@@ -5,6 +5,7 @@
  * its output. The server still parses every payload: these types describe a well-behaved client only.
  */
 import type { z } from 'zod';
+import type { CollectAck, CollectRequestSchema, CollectSchema } from './collect';
 import type {
   Epoch,
   EpochProposal,
@@ -40,6 +41,7 @@ export interface ClientToServerEvents {
     query: z.input<typeof NeighbourStatusQuerySchema>,
     ack: AckCallback<NeighbourStatusReply>,
   ) => void;
+  [EVENTS.collect]: (collect: z.input<typeof CollectSchema>, ack: AckCallback<CollectAck>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -49,6 +51,7 @@ export interface ServerToClientEvents {
   [EVENTS.evicted]: (evicted: z.infer<typeof EvictedSchema>) => void;
   [EVENTS.error]: (reply: z.infer<typeof ErrorReplySchema>) => void;
   [EVENTS.runState]: (state: RunState) => void;
+  [EVENTS.collectRequest]: (request: z.infer<typeof CollectRequestSchema>) => void;
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -65,4 +68,5 @@ export const CLIENT_EVENTS = [
   EVENTS.epochReady,
   EVENTS.neighbourMissed,
   EVENTS.neighbourStatus,
+  EVENTS.collect,
 ] as const satisfies readonly ClientEventName[];

@@ -303,6 +303,8 @@ export const EVENTS = {
   neighbourMissed: 'neighbour-missed',
   neighbourStatus: 'neighbour-status',
   evicted: 'evicted',
+  collect: 'collect',
+  collectRequest: 'collect-request',
 } as const;
 
 /** Parses an event payload; the error message names the event and every problem. */

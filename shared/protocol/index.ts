@@ -1,4 +1,11 @@
 export {
+  COLLECTED_PARAMS,
+  type CollectAck,
+  CollectAckSchema,
+  CollectRequestSchema,
+  CollectSchema,
+} from './collect';
+export {
   CLIENT_EVENTS,
   type ClientEventName,
   type ClientToServerEvents,

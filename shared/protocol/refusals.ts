@@ -33,6 +33,10 @@ export const REFUSAL_CODES = [
   'too-deep',
   'rate-limited',
   'too-many-watches',
+  /** `collect` while the run already serves as many collectors as it allows. */
+  'busy',
+  /** `collect` of a run with no member to ask (or without the member named). */
+  'no-members',
   /** The server failed; the event changed nothing. */
   'internal',
 ] as const;

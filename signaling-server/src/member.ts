@@ -19,10 +19,12 @@ export interface MemberChannel {
   signal(from: string, data: SignalData): void;
   /** The server removed the member on its own (silent, reported, no answer): tell it why. */
   evicted(reason: string): void;
+  /** Asks the member to send its parameters to `collector` (see shared/protocol/collect.ts). */
+  collect(collector: string): void;
 }
 
 /** The channel of a member restored after a restart until its peer resumes: nothing reaches it. */
-const AWAY: MemberChannel = { propose() {}, epoch() {}, signal() {}, evicted() {} };
+const AWAY: MemberChannel = { propose() {}, epoch() {}, signal() {}, evicted() {}, collect() {} };
 
 export class Member {
   /** The largest step reported through progress or metrics; null before the first report. */

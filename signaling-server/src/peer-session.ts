@@ -12,6 +12,7 @@ import { configFingerprint } from '@demuon/shared/checkpoint';
 import {
   CLIENT_EVENTS,
   type ClientEventName,
+  CollectSchema,
   EpochReadySchema,
   EVENTS,
   HeartbeatSchema,
@@ -39,7 +40,7 @@ import { TokenBucket } from './token-bucket';
 import { enforceUnreadBudget } from './unread-budget';
 
 /** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
-const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch]);
+const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch, EVENTS.collect]);
 /** Refusal messages may quote what arrived (unknown keys): a reply must not grow with the payload. */
 const MAX_MESSAGE_CHARS = 500;
 
@@ -61,6 +62,8 @@ type Outcome = Refusal | Record<string, unknown> | typeof ACKED | undefined;
 
 export class PeerSession {
   private joined: { run: Run; member: Member } | null = null;
+  /** This socket collects a run's parameters (an export); it may then signal the members it asked. */
+  private collecting: { run: Run; collector: string } | null = null;
   private readonly bucket: TokenBucket;
   private readonly watched = new Set<string>();
   /** Events refused for the rate limit since one last got through. */
@@ -94,6 +97,7 @@ export class PeerSession {
     );
     this.on(EVENTS.leave, undefined, () => this.leave());
     this.on(EVENTS.watch, WatchSchema, ({ runId }) => this.watch(runId));
+    this.on(EVENTS.collect, CollectSchema, ({ runId, peer }) => this.collect(runId, peer));
     this.on(EVENTS.epochReady, EpochReadySchema, ({ epoch, barrier }) =>
       this.withMember((run, m) => run.epochReady(m, epoch, barrier, Date.now())),
     );
@@ -104,6 +108,7 @@ export class PeerSession {
       this.withMember((run, m) => run.neighbourStatus(m, peer, Date.now())),
     );
     socket.on('disconnect', () => {
+      if (this.collecting) this.collecting.run.collectors.close(this.collecting.collector);
       if (!ctx.closing()) this.leave();
     });
   }
@@ -129,7 +134,8 @@ export class PeerSession {
     if (args.some((arg) => nestingDepth(arg, maxPayloadDepth) > maxPayloadDepth)) {
       return new Refusal('too-deep', `the payload nests deeper than ${maxPayloadDepth} levels`);
     }
-    if (!this.joined && !BEFORE_JOIN.has(event)) {
+    const collectorSignal = event === EVENTS.signal && this.collecting !== null;
+    if (!this.joined && !BEFORE_JOIN.has(event) && !collectorSignal) {
       return new Refusal('not-joined', `send '${EVENTS.join}' before '${event}'`);
     }
     return undefined;
@@ -222,14 +228,21 @@ export class PeerSession {
   }
 
   private signal(to: string, data: SignalData): Outcome {
+    const bytes = Buffer.byteLength(JSON.stringify(data));
+    if (bytes > this.ctx.limits.maxSignalBytes) {
+      return new Refusal(
+        'too-large',
+        `signal data is ${bytes} bytes, at most ${this.ctx.limits.maxSignalBytes}`,
+      );
+    }
+    if (!this.joined && this.collecting) {
+      const { run, collector } = this.collecting;
+      const check = run.relayFromCollector(collector, to, data);
+      return check === 'ok'
+        ? undefined
+        : new Refusal(check, `peer ${to} is not a member this collector asked`);
+    }
     return this.withMember((run, member) => {
-      const bytes = Buffer.byteLength(JSON.stringify(data));
-      if (bytes > this.ctx.limits.maxSignalBytes) {
-        return new Refusal(
-          'too-large',
-          `signal data is ${bytes} bytes, at most ${this.ctx.limits.maxSignalBytes}`,
-        );
-      }
       const check = run.relay(member, to, data, Date.now());
       if (check === 'unknown-peer') {
         return new Refusal('unknown-peer', `peer ${to} is not in run "${run.id}"`);
@@ -249,6 +262,17 @@ export class PeerSession {
       }
       return undefined;
     });
+  }
+
+  private collect(runId: string, peer: string | undefined): Outcome {
+    const run = this.ctx.registry.get(runId);
+    if (!run) return new Refusal('unknown-run', `no run "${runId}" on this server`);
+    if (this.collecting) this.collecting.run.collectors.close(this.collecting.collector);
+    this.collecting = null;
+    const result = run.collect(peer, (from, data) => this.socket.emit(EVENTS.signal, { from, data }));
+    if (result instanceof Refusal) return result;
+    this.collecting = { run, collector: result.collector };
+    return { ok: true, collector: result.collector, run: run.config, peers: result.peers };
   }
 
   private leave(): Outcome {
@@ -295,6 +319,7 @@ export class PeerSession {
         this.joined = null;
         this.socket.emit(EVENTS.evicted, { reason: `${reason}; join again to continue` });
       },
+      collect: (collector) => this.socket.emit(EVENTS.collectRequest, { collector }),
     };
   }
 

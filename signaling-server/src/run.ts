@@ -14,6 +14,7 @@ import type {
   RunSummary,
   SignalData,
 } from '@demuon/shared/protocol';
+import { Collectors, MAX_COLLECTORS } from './collectors';
 import { maxActivationStep } from './limits';
 import type { Member, MemberChannel, MemberInfo } from './member';
 import { Membership, type MissReport, type RelayCheck } from './membership';
@@ -52,6 +53,7 @@ export class Run {
   private readonly membership: Membership;
   private readonly membershipStore: MembershipStore;
   private readonly onChange: (run: Run) => void;
+  readonly collectors = new Collectors();
 
   constructor(options: RunOptions) {
     const { stored, metrics, membershipStore, signalGraceMs, epochBatchMs, onChange } = options;
@@ -110,6 +112,7 @@ export class Run {
    */
   async close(): Promise<void> {
     this.membership.dispose();
+    this.collectors.closeAll();
     this.membershipStore.flush(() => this.membership.snapshot());
     await this.metrics.close();
   }
@@ -117,6 +120,7 @@ export class Run {
   /** Stops this object's timers: it is being replaced by a Run of a new config (no members, same files). */
   retire(): void {
     this.membership.dispose();
+    this.collectors.closeAll();
     this.membershipStore.cancel();
   }
 
@@ -309,7 +313,47 @@ export class Run {
   }
 
   /** Relays a signal if the topology lets `from` and `to` talk; the reason otherwise. */
+  /**
+   * Names a collector of the parameters of every member (or of `peer` alone) and asks each of them to
+   * send them; the collector's signals go to `signal`.
+   */
+  collect(
+    peer: string | undefined,
+    signal: (from: string, data: SignalData) => void,
+  ): { collector: string; peers: { peer: string; step: number | null }[] } | Refusal {
+    const members = this.membership.list().filter((m) => !m.away && (peer === undefined || m.id === peer));
+    if (members.length === 0)
+      return new Refusal(
+        'no-members',
+        peer === undefined
+          ? `run "${this.id}" has no members to collect parameters from`
+          : `peer ${peer} is not a connected member of run "${this.id}"`,
+      );
+    const collector = this.collectors.open(
+      members.map((m) => m.id),
+      signal,
+    );
+    if (collector === undefined)
+      return new Refusal(
+        'busy',
+        `run "${this.id}" already serves ${MAX_COLLECTORS} model downloads; retry shortly`,
+      );
+    for (const m of members) m.channel.collect(collector);
+    return { collector, peers: members.map((m) => ({ peer: m.id, step: m.step })) };
+  }
+
+  /** Relays a collector's signal to a member it asked. */
+  relayFromCollector(collector: string, to: string, data: SignalData): RelayCheck {
+    const member = this.membership.get(to);
+    if (!member) return 'unknown-peer';
+    if (!this.collectors.asked(collector, to)) return 'not-neighbour';
+    if (member.away) return 'peer-away';
+    member.channel.signal(collector, data);
+    return 'ok';
+  }
+
   relay(from: Member, to: string, data: SignalData, now: number): RelayCheck {
+    if (this.collectors.relay(from.id, to, data)) return 'ok';
     const check = this.membership.canRelay(from.id, to, now);
     if (check === 'ok') this.membership.get(to)!.channel.signal(from.id, data);
     return check;

@@ -381,7 +381,7 @@ describe('signal grace period', () => {
       suspicionMs: 60_000,
     });
     const members: Member[] = [];
-    const channel: MemberChannel = { propose() {}, epoch() {}, signal() {}, evicted() {} };
+    const channel: MemberChannel = { propose() {}, epoch() {}, signal() {}, evicted() {}, collect() {} };
     // Every member answers the proposal at once, so each join commits its epoch.
     const add = (at: number) => {
       const member = membership.add({ platform: 'node', backend: 'cpu' }, channel, at);

@@ -145,6 +145,7 @@ describe('resume secrets', () => {
         signaling.emit(EVENTS.epochReady, { epoch: proposal.epoch, barrier: 0 }),
       signal() {},
       evicted: (reason: string) => lines.push(`evicted: ${reason}`),
+      collect() {},
       log: (line: string) => lines.push(line),
     };
     try {

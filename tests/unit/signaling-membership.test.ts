@@ -95,6 +95,7 @@ it('stays consistent with what its members were told under random joins, leaves,
               },
               signal() {},
               evicted: (reason) => peer.evictions.push(reason),
+              collect() {},
             },
             now,
           );

@@ -21,6 +21,7 @@ import type { Tensor } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
 import { LinkReport } from './link-report';
+import { ParamsForCollectors } from './params-for-collectors';
 import { type JoinRequest, SignalingSession } from './signaling-session';
 import type { SignalingSocket } from './signaling-socket';
 import { StepReports } from './step-reports';
@@ -62,6 +63,7 @@ export class NetworkPeer<T extends Tensor> {
   private readonly pool: ConnectionPool;
   private readonly link: WebRtcGossipLink;
   private readonly watchdog: RoundWatchdog;
+  private readonly collectors: ParamsForCollectors;
   private readonly handles = new Map<string, number>();
   private readonly peersByHandle: string[] = [];
   private readonly now: () => number;
@@ -105,6 +107,7 @@ export class NetworkPeer<T extends Tensor> {
       proposal: (e) => to((p) => p.onProposal(e)),
       signal: (from, data) => to((p) => p.pool.signal(from, data as SimplePeer.SignalData)),
       evicted: (reason) => to((p) => p.onEvicted(reason)),
+      collect: (collector) => to((p) => p.collectors.request(collector)),
       log: (line) => options.log?.(line),
     });
     peer = new NetworkPeer(options, session, checkpoints);
@@ -138,9 +141,13 @@ export class NetworkPeer<T extends Tensor> {
       signal: (peer, data) => session.signal(peer, data),
       opened: (peer, connection) => {
         this.link.attach(this.handle(peer), connection);
+        // Between memberships' steps (not started, or done) a collector is served at once.
+        if (this.collectors.has(peer) && this.finalParams)
+          void this.collectors.serve(async () => this.finalParams!);
         this.poke();
       },
       closed: (peer) => {
+        this.collectors.closed(peer);
         // A neighbour's channel closed: not waited for again; the server hears of it (unless this peer
         // closed it itself, on its way out).
         if (!this.stopping && this.neighboursOf(this.step).includes(peer))
@@ -179,6 +186,7 @@ export class NetworkPeer<T extends Tensor> {
       },
       heard: (from) => this.watchdog.heard(this.peersByHandle[from]),
     });
+    this.collectors = new ParamsForCollectors(this.pool, this.link, (p) => this.handle(p), log);
     this.linkReport = new LinkReport(this.link, this.pool, this.handles, this.now);
     this.reports = new StepReports(session, this.linkReport, this.run.steps, this.now);
   }
@@ -244,7 +252,8 @@ export class NetworkPeer<T extends Tensor> {
           }
         }
         previous = epoch;
-        this.pool.closeUnneeded(this.timeline.peersNeeded(step), step, (p) =>
+        await this.collectors.serve(() => loop.params());
+        this.pool.closeUnneeded(this.collectors.keep(this.timeline.peersNeeded(step)), step, (p) =>
           this.link.detach(this.handle(p)),
         );
         this.board.training(step);
@@ -270,6 +279,7 @@ export class NetworkPeer<T extends Tensor> {
       }
       if (this.evictedFor === null) {
         this.finalParams = await loop.params();
+        await this.collectors.serve(async () => this.finalParams!);
         // Leaving, or done: the state after the last step taken is kept, unless it is saved already.
         if (done > saved) await this.saveCheckpoint(training, done, last);
       }

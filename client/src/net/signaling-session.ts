@@ -7,6 +7,7 @@
 
 import type { TimedStatus } from '@demuon/shared/peer';
 import {
+  CollectRequestSchema,
   type Epoch,
   type EpochProposal,
   EpochProposalSchema,
@@ -40,6 +41,8 @@ export interface SessionHandlers {
   signal(from: string, data: SignalData): void;
   /** The server no longer counts this peer as a member: stop training now. */
   evicted(reason: string): void;
+  /** Someone asks for this peer's parameters: send them to `collector` over a link of their own. */
+  collect(collector: string): void;
   log(line: string): void;
 }
 
@@ -74,6 +77,7 @@ export class SignalingSession {
       EVENTS.epochPropose,
       EVENTS.signal,
       EVENTS.evicted,
+      EVENTS.collectRequest,
     ].map((event) => [event, (payload: unknown) => early.push([event, payload])]);
     for (const [event, listener] of buffer) socket.on(event, listener);
     try {
@@ -104,7 +108,14 @@ export class SignalingSession {
     private readonly secret: string,
     readonly run: RunConfig,
   ) {
-    for (const event of [EVENTS.epoch, EVENTS.epochPropose, EVENTS.signal, EVENTS.evicted, EVENTS.error])
+    for (const event of [
+      EVENTS.epoch,
+      EVENTS.epochPropose,
+      EVENTS.signal,
+      EVENTS.evicted,
+      EVENTS.error,
+      EVENTS.collectRequest,
+    ])
       this.listen(event, (payload) => this.dispatch(event, payload));
     // Gossip needs no server, so training goes on through a signaling outage; once the socket is back
     // (e.g. the server restarted), the peer takes its old place and sends the reports it held.
@@ -216,6 +227,9 @@ export class SignalingSession {
       case 'evicted':
         this.evict(parsed.value.reason);
         break;
+      case 'collect':
+        handlers.collect(parsed.value.collector);
+        break;
       case 'error': {
         const { code, message, event: about } = parsed.value;
         // Refused as 'not-joined': the server dropped this peer and the word of it was lost; unless this
@@ -282,6 +296,7 @@ type Inbound =
   | { event: 'proposal'; value: EpochProposal }
   | { event: 'signal'; value: { from: string; data: SignalData } }
   | { event: 'evicted'; value: { reason: string } }
+  | { event: 'collect'; value: { collector: string } }
   | { event: 'error'; value: { code: string; message: string; event?: string } };
 
 /** Every inbound event of a member, checked against its schema; undefined when it does not parse. */
@@ -297,6 +312,8 @@ function parse(event: string, payload: unknown): Inbound | undefined {
       return as('signal', RelayedSignalSchema.safeParse(payload));
     case EVENTS.evicted:
       return as('evicted', EvictedSchema.safeParse(payload));
+    case EVENTS.collectRequest:
+      return as('collect', CollectRequestSchema.safeParse(payload));
     case EVENTS.error:
       return as('error', ErrorReplySchema.safeParse(payload));
   }

@@ -35,8 +35,11 @@ export interface WebRtcLinkOptions {
   heard?(from: number): void;
 }
 
-/** A message's key on a link: a gossip round, or with `exchange: 'state'` a late joiner's state. */
-export type LinkKey = RoundKey & { readonly exchange?: Exchange };
+/**
+ * A message's key on a link: a gossip round, or with `exchange: 'state'` a late joiner's state. `epoch`
+ * stamps it with a fixed epoch instead of the link's current one (a collector's, which knows no epochs).
+ */
+export type LinkKey = RoundKey & { readonly exchange?: Exchange; readonly epoch?: number };
 
 /**
  * Messages for steps further ahead than this are dropped: an honest neighbour is a step or two ahead at
@@ -158,7 +161,7 @@ export class WebRtcGossipLink implements GossipLink {
       encoding: this.options.encoding,
       exchange: key.exchange ?? 'gossip',
       run: this.options.run,
-      epoch: this.options.epoch(),
+      epoch: key.epoch ?? this.options.epoch(),
     };
     const first = part?.first ?? 0;
     const frames = tensors.flatMap((values, j) =>
@@ -210,7 +213,8 @@ export class WebRtcGossipLink implements GossipLink {
 
   private idOf(key: LinkKey): string {
     const { step, round } = key;
-    return messageId({ exchange: key.exchange ?? 'gossip', epoch: this.options.epoch(), step, round });
+    const epoch = key.epoch ?? this.options.epoch();
+    return messageId({ exchange: key.exchange ?? 'gossip', epoch, step, round });
   }
 
   private onFrame(neighbour: Neighbour, data: Uint8Array): void {

@@ -67,6 +67,7 @@ async function joined() {
     proposal() {},
     signal() {},
     evicted: (reason: string) => evictions.push(reason),
+    collect() {},
     log() {},
   };
   const joining = SignalingSession.join(
