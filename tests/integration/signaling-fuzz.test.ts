@@ -9,6 +9,7 @@
  */
 import {
   AckSchema,
+  CollectSchema,
   EpochReadySchema,
   EVENTS,
   HeartbeatSchema,
@@ -46,6 +47,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   [EVENTS.epochReady]: EpochReadySchema,
   [EVENTS.neighbourMissed]: NeighbourMissedSchema,
   [EVENTS.neighbourStatus]: NeighbourStatusQuerySchema,
+  [EVENTS.collect]: CollectSchema,
 };
 const CLIENT_EVENTS = [...Object.keys(SCHEMAS), EVENTS.leave];
 /** Names socket.io-client refuses to emit: they are its own. */
@@ -149,6 +151,10 @@ function payloads(ids: string[], secrets: string[], token: string, epoch: number
           },
           { requiredKeys: [] },
         ),
+        checkpoint: fc.record(
+          { step: number, fingerprint: fc.oneof(fc.string({ maxLength: 70 }), number) },
+          { requiredKeys: [] },
+        ),
       },
       { requiredKeys: ['platform', 'backend'] },
     )
@@ -203,6 +209,12 @@ function payloads(ids: string[], secrets: string[], token: string, epoch: number
       ),
     ),
     fc.tuple(fc.constant(EVENTS.neighbourStatus), withExtra(fc.record({ peer }))),
+    fc.tuple(
+      fc.constant(EVENTS.collect),
+      withExtra(
+        fc.record({ runId: fc.oneof(fc.constantFrom('r', 'nope'), peer), peer }, { requiredKeys: ['runId'] }),
+      ),
+    ),
     fc.tuple(
       fc.constant(EVENTS.heartbeat),
       fc.oneof(withExtra(fc.record({ status }, { requiredKeys: [] })), fc.constant({})),
