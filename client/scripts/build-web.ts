@@ -2,7 +2,8 @@
  * `npm run build:web`: the vite build of the browser client into client/dist, onnxruntime-web's wasm
  * module and its loader in dist/ort (the peer worker loads them from there, see src/web/create-engine.ts),
  * plus the Brown corpus prepared for each preset's vocabulary (dist/data/brown-<vocab>.bin, see
- * shared/data/bundle.ts), which tabs train on.
+ * shared/data/bundle.ts), which tabs train on, and its tokenizer (dist/data/brown-<vocab>.tokenizer.json),
+ * which a tab's Try box writes and reads text with.
  *
  *   npm run build:web [-- --out DIR --vocab 512,2048,4096]
  */
@@ -40,6 +41,7 @@ export async function buildWebClient(options: { out?: string; vocabSizes?: numbe
     const { train, val, tokenizer } = prepareBrownData({ vocabSize });
     const bundle = encodeCorpusBundle({ vocabSize: tokenizer.vocabSize, train, val });
     writeFileSync(join(out, 'data', `brown-${vocabSize}.bin`), bundle);
+    writeFileSync(join(out, 'data', `brown-${vocabSize}.tokenizer.json`), JSON.stringify(tokenizer.toJSON()));
   }
   return out;
 }

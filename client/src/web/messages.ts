@@ -1,8 +1,10 @@
 /**
  * What the page and its peer worker say to each other. Workers have no RTCPeerConnection, so the page
  * owns the WebRTC connections and the worker drives them through `rtc-*` commands and events; everything
- * else (socket.io, onnxruntime, the optimizer, gossip) runs in the worker.
+ * else (socket.io, onnxruntime, the optimizer, gossip) runs in the worker. The Try box's text is sampled in
+ * a worker of its own (generation-worker.ts), from a copy of the peer worker's parameters.
  */
+import type { GptConfig } from '@demuon/shared/model';
 import type { PeerActivity, StepTiming, TimedStatus } from '@demuon/shared/peer';
 import type { Metrics, RunConfig } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
@@ -57,7 +59,11 @@ export type PageToWorker =
       resident: boolean;
       /** Training starts once the run has this many peers (a peer alone has no one to gossip with). */
       waitForPeers: number;
+      /** The checkpoint slot this tab had before it was reloaded (see checkpoint-slot.ts). */
+      checkpointSlot?: number;
     }
+  /** A copy of the peer's current parameters, for the Try box; answered by `parameters`. */
+  | { type: 'parameters-request'; id: number }
   /** An event the page's signaling socket received ('connect' and 'disconnect' included). */
   | { type: 'socket-event'; event: string; payload: unknown }
   /** The acknowledgement of a `socket` request, or why there is none. */
@@ -80,6 +86,12 @@ export type WorkerToPage =
   | { type: 'activity'; activity: PeerActivity }
   | { type: 'log'; line: string }
   | { type: 'error'; message: string }
+  /** The checkpoint slot this tab holds, or why it keeps no checkpoints. */
+  | { type: 'checkpoint-slot'; slot: number; location: string }
+  | { type: 'checkpoint-slot'; unavailable: string }
+  /** A checkpoint was saved: its step, size and the time to encode and write it. */
+  | { type: 'checkpoint-saved'; step: number; bytes: number; ms: number }
+  | ({ type: 'parameters'; id: number } & ({ snapshot: ModelSnapshot } | { error: string }))
   /** What the worker asks of the page's signaling socket (see socket-proxy.ts). */
   | { type: 'socket'; op: 'emit'; event: string; payload: unknown }
   | { type: 'socket'; op: 'request'; id: number; event: string; payload: unknown; timeoutMs: number }
@@ -90,3 +102,35 @@ export type WorkerToPage =
   | { type: 'rtc-signal'; id: number; data: SimplePeer.SignalData }
   | { type: 'rtc-write'; id: number; bytes: Uint8Array }
   | { type: 'rtc-destroy'; id: number };
+
+/** A copy of a peer's parameters with what it takes to sample from them. */
+export interface ModelSnapshot {
+  readonly model: GptConfig;
+  /** Steps trained into the parameters (0: untrained). */
+  readonly step: number;
+  /** In gptParams order. */
+  readonly params: Float32Array[];
+  /** The run's tokenizer (tokenizer.json of the run's vocabulary, served beside its corpus). */
+  readonly tokenizerUrl: string;
+}
+
+export interface GenerationRequest {
+  readonly type: 'generate';
+  /** Tells this request's events from those of an earlier one. */
+  readonly id: number;
+  readonly snapshot: ModelSnapshot;
+  readonly prompt: string;
+  readonly tokens: number;
+  readonly temperature: number;
+  /** Undefined: the whole vocabulary. */
+  readonly topK?: number;
+  readonly seed: number;
+}
+
+export type GenerationEvent =
+  /** The model is ready and sampling starts (graph, session and tokenizer took `setupMs`). */
+  | { type: 'started'; id: number; promptTokens: number; setupMs: number }
+  /** Text that the latest token completes (may be empty: a character split across tokens). */
+  | { type: 'text'; id: number; text: string; tokens: number }
+  | { type: 'done'; id: number; tokens: number; ms: number }
+  | { type: 'failed'; id: number; message: string };

@@ -13,14 +13,16 @@
  *   #loss-chart, #disagreement-chart, #time-chart, #bytes-chart (each shows .chart-empty until it has data)
  *   #log li > time, .log-text, .log-count ("×12" for a line repeated 12 times, else empty)
  *   #pause (its text is Resume while paused), #leave, #error
+ *   #checkpoint (the slot this tab saves in, and the last save), and the Try box (see try-model.ts)
  */
 import { LineChart } from '../charts';
-import type { Capabilities, PageToWorker, StepEvent, WorkerToPage } from '../messages';
+import type { Capabilities, ModelSnapshot, PageToWorker, StepEvent, WorkerToPage } from '../messages';
 import { formatBytes, formatBytesPerSecond } from '../overview/format';
 import { RtcHost } from '../rtc-host';
 import { SignalingHost } from '../socket-host';
 import { ActivityView, controlsFor } from './activity-view';
 import { LogView } from './log-view';
+import { TryModel } from './try-model';
 
 const $ = (id: string) => document.getElementById(id)!;
 const text = (id: string, value: string) => {
@@ -33,6 +35,8 @@ const token = query.get('token');
 const provider = (['wasm', 'webgpu'] as const).find((p) => p === query.get('provider')) ?? 'auto';
 const resident = query.get('resident') !== '0';
 const waitForPeers = Math.max(1, Math.floor(Number(query.get('wait') ?? 2)) || 2);
+/** Where this tab keeps its checkpoint slot of the run across reloads (sessionStorage is per tab). */
+const slotStorageKey = `demuon-checkpoint-slot:${runId}`;
 
 const charts = {
   loss: new LineChart($('loss-chart'), {
@@ -162,6 +166,30 @@ if (!runId || !token) {
     pause.disabled = !controls.pauseEnabled;
     ($('leave') as HTMLButtonElement).disabled = !controls.leaveEnabled;
   };
+  const checkpoint = { slot: '', saved: '' };
+  const showCheckpoint = () =>
+    text('checkpoint', [checkpoint.slot, checkpoint.saved].filter(Boolean).join(' · '));
+  // Parameters asked of the worker for the Try box, by request id.
+  const asked = new Map<number, { resolve: (s: ModelSnapshot) => void; reject: (e: Error) => void }>();
+  let nextAsk = 0;
+  new TryModel(
+    {
+      form: $('try-form') as HTMLFormElement,
+      prompt: $('try-prompt') as HTMLTextAreaElement,
+      tokens: $('try-tokens') as HTMLInputElement,
+      temperature: $('try-temperature') as HTMLInputElement,
+      topK: $('try-top-k') as HTMLInputElement,
+      generate: $('try-generate') as HTMLButtonElement,
+      output: $('try-output'),
+      status: $('try-status'),
+    },
+    () =>
+      new Promise((resolve, reject) => {
+        const id = nextAsk++;
+        asked.set(id, { resolve, reject });
+        send({ type: 'parameters-request', id });
+      }),
+  );
   worker.onmessage = (event: MessageEvent<WorkerToPage>) => {
     const message = event.data;
     if (rtc.handle(message) || signaling.handle(message)) return;
@@ -187,9 +215,30 @@ if (!runId || !token) {
       case 'error':
         showError(message.message);
         return log(`error: ${message.message}`);
+      case 'checkpoint-slot':
+        if ('unavailable' in message) checkpoint.slot = 'none: this tab saves no checkpoints';
+        else {
+          sessionStorage.setItem(slotStorageKey, String(message.slot));
+          checkpoint.slot = `slot ${message.slot}`;
+          $('checkpoint').title = message.location;
+        }
+        return showCheckpoint();
+      case 'checkpoint-saved':
+        checkpoint.saved = `step ${message.step} saved at ${new Date().toLocaleTimeString()} (${formatBytes(message.bytes)} in ${message.ms.toFixed(0)} ms)`;
+        return showCheckpoint();
+      case 'parameters': {
+        const waiting = asked.get(message.id);
+        asked.delete(message.id);
+        if ('error' in message) return waiting?.reject(new Error(message.error));
+        return waiting?.resolve(message.snapshot);
+      }
     }
   };
-  worker.onerror = (event) => showError(`the peer worker failed: ${event.message}`);
+  worker.onerror = (event) => {
+    showError(`the peer worker failed: ${event.message}`);
+    for (const waiting of asked.values()) waiting.reject(new Error('the peer worker failed'));
+    asked.clear();
+  };
   $('pause').addEventListener('click', () => send({ type: activity.kind === 'paused' ? 'resume' : 'pause' }));
   $('leave').addEventListener('click', () => send({ type: 'leave' }));
   // Closing the tab ends the worker and its connections; the server notices the socket go.
@@ -202,5 +251,8 @@ if (!runId || !token) {
     resident,
     waitForPeers,
     ...(query.get('name') ? { name: query.get('name')! } : {}),
+    ...(sessionStorage.getItem(slotStorageKey) !== null
+      ? { checkpointSlot: Number(sessionStorage.getItem(slotStorageKey)) }
+      : {}),
   });
 }
