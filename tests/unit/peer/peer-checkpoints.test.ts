@@ -4,7 +4,7 @@
  * is named in the log, not resumed from, and never written over.
  */
 import type { Checkpoint, CheckpointStore } from '@demuon/shared/checkpoint';
-import { algorithmConfig, createAlgorithm } from '@demuon/shared/optim';
+import { createAlgorithm } from '@demuon/shared/optim';
 import { PeerCheckpoints, transferredTensors } from '@demuon/shared/peer';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { CpuBackend } from '@demuon/shared/tensor';
