@@ -51,6 +51,7 @@ export {
   parseModelCard,
   renderModelCardReadme,
 } from './model-card';
+export { type ModelFolderContents, modelFolderFiles } from './model-files';
 export { OPSET, toOnnxBytes } from './onnx';
 export { OPS, type OpName } from './ops';
 export {

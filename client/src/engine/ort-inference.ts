@@ -2,7 +2,7 @@
  * A trained model's inference graph (model.onnx) in any onnxruntime flavour: the logits of a row of token
  * ids, for generation and for measuring the validation loss from the exported file itself.
  */
-import { type GptConfig, INFERENCE_LOGITS, INFERENCE_TOKENS } from '@demuon/shared/model';
+import { type GptConfig, INFERENCE_LOGITS, INFERENCE_TOKENS, type TokenBatch } from '@demuon/shared/model';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { OrtModule } from './ort-engine';
 
@@ -37,6 +37,24 @@ export class OrtInference {
   }
 
   /** Logits [vocab] at `position` of a row: what generation samples from. */
+  /**
+   * The mean cross-entropy of `batches` (rows of `context` tokens and their targets), one row at a time
+   * through the graph, summed in float64.
+   */
+  async meanLoss(batches: readonly TokenBatch[]): Promise<{ loss: number; rows: number; tokens: number }> {
+    const { context, vocabSize } = this.config;
+    let sum = 0;
+    let rows = 0;
+    for (const batch of batches) {
+      for (let row = 0; row * context < batch.tokens.length; row++) {
+        const logits = await this.logits(batch.tokens.slice(row * context, (row + 1) * context));
+        sum += crossEntropySum(logits, batch.targets.subarray(row * context, (row + 1) * context), vocabSize);
+        rows++;
+      }
+    }
+    return { loss: sum / (rows * context), rows, tokens: rows * context };
+  }
+
   async logitsAt(tokens: Int32Array, position: number): Promise<Float32Array> {
     const { context, vocabSize } = this.config;
     if (!(Number.isInteger(position) && position >= 0 && position < context))

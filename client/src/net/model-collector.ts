@@ -134,3 +134,14 @@ async function receiveAll(
   pool.destroyAll();
   return { run, peers, missing };
 }
+
+/** X̄: the element-wise mean of the parameters that arrived. */
+export function averageOf(peers: CollectedModel['peers']): Float32Array[] {
+  if (peers.length === 0) throw new Error('no parameters to average');
+  return peers[0].params.map((first, k) => {
+    const mean = new Float32Array(first.length);
+    for (const { params } of peers) for (let e = 0; e < mean.length; e++) mean[e] += params[k][e];
+    for (let e = 0; e < mean.length; e++) mean[e] /= peers.length;
+    return mean;
+  });
+}

@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
-import { type CollectedModel, collectModel } from '../net/model-collector';
+import { averageOf, type CollectedModel, collectModel } from '../net/model-collector';
 import { SocketIoSignaling } from '../net/signaling-socket';
 import { positiveInt, runCli, UsageError, usageChecked } from './cli-args';
 import { prepareBrownData } from './corpus';
@@ -55,16 +55,6 @@ function parseFlags(argv: string[]) {
   };
 }
 
-/** The element-wise mean of the members' parameters. */
-function average(peers: CollectedModel['peers']): Float32Array[] {
-  return peers[0].params.map((first, k) => {
-    const mean = new Float32Array(first.length);
-    for (const { params } of peers) for (let e = 0; e < mean.length; e++) mean[e] += params[k][e];
-    for (let e = 0; e < mean.length; e++) mean[e] /= peers.length;
-    return mean;
-  });
-}
-
 async function main(argv: string[]): Promise<void> {
   const flags = usageChecked(() => parseFlags(argv));
   if (flags === 'help') return console.log(USAGE);
@@ -92,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
   const { run, peers, missing } = collected;
   for (const { peer, reason } of missing) console.log(`peer ${peer} sent nothing: ${reason}`);
   if (peers.length === 0) throw new Error(`no member of run '${run.id}' sent its parameters`);
-  const params = flags.peer ? peers[0].params : average(peers);
+  const params = flags.peer ? peers[0].params : averageOf(peers);
   const model = modelOf(run);
   const fields = modelCardRunFields(run);
   const loss = await validationLoss(run, model, params);

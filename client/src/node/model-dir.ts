@@ -21,32 +21,24 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BpeTokenizer, type BpeTokenizerJson } from '@demuon/shared/data';
+import { BpeTokenizer } from '@demuon/shared/data';
 import {
-  buildInferenceGraph,
   CHECKSUMMED_FILES,
-  completeModelCard,
   fileEntry,
   type GptConfig,
   inferenceGraphProblem,
   MODEL_FILES,
   type ModelCard,
-  type ModelCardDraft,
   ModelCardError,
+  type ModelFolderContents,
+  modelFolderFiles,
   parseModelCard,
-  renderModelCardReadme,
 } from '@demuon/shared/model';
 
 /** Why a folder cannot be written or read as a model; the message names the folder or file. */
 export class ModelDirError extends Error {}
 
-export interface ModelDirContents {
-  readonly config: GptConfig;
-  /** The parameters in gptParams order. */
-  readonly params: readonly Float32Array[];
-  readonly tokenizer: BpeTokenizerJson;
-  readonly card: ModelCardDraft;
-}
+export type ModelDirContents = ModelFolderContents;
 
 export interface ModelDir {
   readonly dir: string;
@@ -75,30 +67,21 @@ export function checkModelDirFree(dir: string): void {
 export function writeModelDir(dir: string, contents: ModelDirContents): ModelCard {
   const path = resolve(dir);
   checkModelDirFree(path);
-  const { config, params, tokenizer } = contents;
-  if (tokenizer.vocabSize !== config.vocabSize)
-    throw new ModelDirError(
-      `the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${config.vocabSize}`,
-    );
-  BpeTokenizer.fromJSON(tokenizer);
-  const files: Record<string, Uint8Array> = {
-    [MODEL_FILES.model]: buildInferenceGraph(config, params),
-    [MODEL_FILES.tokenizer]: new TextEncoder().encode(`${JSON.stringify(tokenizer)}\n`),
-  };
-  const card = completeModelCard(contents.card, config, {
-    [MODEL_FILES.model]: files[MODEL_FILES.model],
-    [MODEL_FILES.tokenizer]: files[MODEL_FILES.tokenizer],
-  });
-  files[MODEL_FILES.readme] = new TextEncoder().encode(renderModelCardReadme(card));
-  // The card last: a folder with a card is a whole one, even where renames of folders are not atomic.
-  files[MODEL_FILES.card] = new TextEncoder().encode(`${JSON.stringify(card, null, 2)}\n`);
+  let folder: ReturnType<typeof modelFolderFiles>;
+  try {
+    folder = modelFolderFiles(contents);
+  } catch (error) {
+    if (error instanceof ModelCardError) throw new ModelDirError(error.message);
+    throw error;
+  }
+  const { files, card } = folder;
 
   const parent = dirname(path);
   mkdirSync(parent, { recursive: true });
   const temporary = join(parent, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   mkdirSync(temporary);
   try {
-    for (const [name, bytes] of Object.entries(files)) writeFlushed(join(temporary, name), bytes);
+    for (const [name, bytes] of files) writeFlushed(join(temporary, name), bytes);
     flushFolder(temporary);
     moveIntoPlace(temporary, path);
     flushFolder(parent);

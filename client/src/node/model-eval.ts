@@ -7,7 +7,7 @@ import { fixedBatches } from '@demuon/shared/data';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import type { OrtModule } from '../engine/ort-engine';
-import { crossEntropySum, OrtInference } from '../engine/ort-inference';
+import { OrtInference } from '../engine/ort-inference';
 import { prepareBrownData } from './corpus';
 import { type ModelDir, ModelDirError } from './model-dir';
 
@@ -30,7 +30,7 @@ export async function evaluateModel(
   options: EvaluateModelOptions = {},
 ): Promise<ModelEvaluation> {
   const spec = model.card.validation.spec;
-  const { context, vocabSize } = model.config;
+  const { context } = model.config;
   const data = prepareBrownData({
     vocabSize: spec.vocab,
     valFraction: spec.valFraction,
@@ -56,22 +56,12 @@ export async function evaluateModel(
     model.config,
     options.sessionOptions,
   );
-  let sum = 0;
-  let tokens = 0;
-  let rows = 0;
+  let measured: Awaited<ReturnType<OrtInference['meanLoss']>>;
   try {
-    for (const batch of batches) {
-      for (let row = 0; row < spec.batch; row++) {
-        const window = batch.tokens.slice(row * context, (row + 1) * context);
-        const logits = await inference.logits(window);
-        sum += crossEntropySum(logits, batch.targets.subarray(row * context, (row + 1) * context), vocabSize);
-        tokens += context;
-        rows++;
-      }
-    }
+    measured = await inference.meanLoss(batches);
   } finally {
     await inference.release();
   }
-  const loss = sum / tokens;
+  const { loss, rows, tokens } = measured;
   return { loss, perplexity: Math.exp(loss), rows, tokens, seconds: (performance.now() - started) / 1000 };
 }
