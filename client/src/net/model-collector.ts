@@ -25,7 +25,7 @@ export interface CollectOptions {
   readonly peer?: string;
   readonly connect: (options: SimplePeer.Options) => SimplePeer.Instance;
   /** Element counts of the model's parameters, in order, for the run's config. */
-  readonly tensorSizes: (run: RunConfig) => readonly number[];
+  readonly tensorSizes: (run: RunConfig) => readonly number[] | Promise<readonly number[]>;
   /** How long to wait for the members, from the request on. */
   readonly timeoutMs?: number;
   readonly log?: (line: string) => void;
@@ -89,7 +89,7 @@ async function receiveAll(
   const link = new WebRtcGossipLink({
     run: runHash(run.id),
     encoding: run.encoding,
-    tensorSizes: o.tensorSizes(run),
+    tensorSizes: await o.tensorSizes(run),
     epoch: () => 0,
   });
   const handles = new Map(ack.peers.map(({ peer }, i) => [peer, i]));

@@ -134,3 +134,21 @@ export type GenerationEvent =
   | { type: 'text'; id: number; text: string; tokens: number }
   | { type: 'done'; id: number; tokens: number; ms: number }
   | { type: 'failed'; id: number; message: string };
+
+/** To the model package worker: make a model folder (zipped) of X̄ collected from a run's members. */
+export interface PackageRequest {
+  readonly type: 'package';
+  readonly run: RunConfig;
+  /** Steps trained into the parameters (the least of the members'). */
+  readonly step: number;
+  /** The members whose parameters were averaged. */
+  readonly peers: readonly string[];
+  /** X̄, in gptParams order. */
+  readonly params: Float32Array[];
+  /** The server's origin: the tokenizer and the validation split are served there. */
+  readonly origin: string;
+}
+
+export type PackageEvent =
+  | { type: 'packaged'; zip: Uint8Array; folder: string; valLoss: number }
+  | { type: 'failed'; message: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TRY_TOKENS, readTryOptions, TRY_DEFAULTS } from '../../../client/src/web/join/try-model';
+import { MAX_TRY_TOKENS, readTryOptions, TRY_DEFAULTS } from '../../../client/src/web/try-model';
 
 const fields = (over: Partial<Parameters<typeof readTryOptions>[0]> = {}) => ({
   prompt: 'The jury said',

@@ -20,9 +20,9 @@ import type { Capabilities, ModelSnapshot, PageToWorker, StepEvent, WorkerToPage
 import { formatBytes, formatBytesPerSecond } from '../overview/format';
 import { RtcHost } from '../rtc-host';
 import { SignalingHost } from '../socket-host';
+import { TryModel } from '../try-model';
 import { ActivityView, controlsFor } from './activity-view';
 import { LogView } from './log-view';
-import { TryModel } from './try-model';
 
 const $ = (id: string) => document.getElementById(id)!;
 const text = (id: string, value: string) => {

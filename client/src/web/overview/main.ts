@@ -22,6 +22,7 @@
  *   #val-loss-chart, #train-loss-chart, #spread-chart[data-kind="val-spread|consensus"], #spread-note,
  *   #curves-empty (shown until the first report)
  *   #export-csv, #export-json        links to metrics.csv and metrics.json
+ *   #download-model, #model-status, the Try box   the run's model (see model-panel.ts)
  *   #create-run-form, #create-run-result[data-outcome="ok|error"], #created-join-url
  * `window.__overview` is { points: the number of metrics points held, state: the latest run-state }.
  */
@@ -32,6 +33,7 @@ import { Curves } from './curves';
 import { LossScale } from './format';
 import { MetricsHistory } from './history';
 import { LinkTable } from './link-table';
+import { setupModelPanel } from './model-panel';
 import { PeerTable } from './peer-table';
 import { TopologyView } from './topology-view';
 import type { MetricsPoint, RunConfig, RunState, RunSummary } from './types';
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
   }
   const { config, state } = (await res.json()) as { config: RunConfig; state: RunState };
   const overview = new Overview(runId, config, state);
+  setupModelPanel(runId);
   setStatus('loading', 'connecting…');
   connect(overview, runId);
   await overview.loadHistory();

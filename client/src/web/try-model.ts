@@ -1,13 +1,15 @@
 /**
- * The join page's "Try the model" box: a prompt and sampling settings, and the text this tab's model
- * writes from them, shown token by token. Each Generate takes a copy of the peer's parameters as they are
- * then (training goes on meanwhile) and samples in the generation worker.
+ * The "Try the model" box of the join page and the overview: a prompt and sampling settings, and the text
+ * the model writes from them, shown token by token. Each Generate takes the parameters as they are then
+ * (a copy of this tab's, or the run's X̄ collected from its members; training goes on meanwhile) and
+ * samples in the generation worker.
  *
  * Stable hooks for tests: #try-form, #try-prompt, #try-tokens, #try-temperature, #try-top-k,
  * #try-generate; #try-output (data-tokens: tokens drawn so far) with .try-prompt and .try-generated;
  * #try-status[data-state] idle | preparing | sampling | done | failed.
  */
-import type { GenerationEvent, GenerationRequest, ModelSnapshot } from '../messages';
+import './try-model.css';
+import type { GenerationEvent, GenerationRequest, ModelSnapshot } from './messages';
 
 export const TRY_DEFAULTS = { tokens: 100, temperature: 0.8, topK: 40 } as const;
 /** Each token runs the whole context window: a few thousand is already a long wait on wasm. */
@@ -66,8 +68,10 @@ export class TryModel {
 
   constructor(
     private readonly el: TryElements,
-    /** A copy of the peer's current parameters (the peer worker makes it). */
+    /** The parameters to sample from, as they are now. */
     private readonly snapshot: () => Promise<ModelSnapshot>,
+    /** What the box samples from, for its first line. */
+    private readonly source = 'this tab’s parameters',
   ) {
     this.promptText = span('try-prompt');
     this.generated = span('try-generated');
@@ -80,7 +84,7 @@ export class TryModel {
       event.preventDefault();
       this.start().catch((error: Error) => this.show('failed', error.message));
     });
-    this.show('idle', 'Generate samples text from this tab’s parameters as they are now.');
+    this.show('idle', `Generate samples text from ${source} as they are now.`);
   }
 
   private async start(): Promise<void> {
@@ -100,7 +104,7 @@ export class TryModel {
     this.promptText.textContent = options.prompt;
     this.generated.replaceChildren();
     this.el.output.dataset.tokens = '0';
-    this.show('preparing', 'taking a copy of this tab’s parameters…');
+    this.show('preparing', `taking ${this.source}…`);
     const snapshot = await this.snapshot();
     this.step = snapshot.step;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
@@ -113,7 +117,7 @@ export class TryModel {
 
   private generator(): Worker {
     if (!this.worker) {
-      this.worker = new Worker(new URL('../generation-worker.ts', import.meta.url), { type: 'module' });
+      this.worker = new Worker(new URL('./generation-worker.ts', import.meta.url), { type: 'module' });
       this.worker.onmessage = (event: MessageEvent<GenerationEvent>) => this.receive(event.data);
       this.worker.onerror = (event) => {
         this.show('failed', `the generation worker failed: ${event.message}`);
