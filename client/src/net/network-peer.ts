@@ -3,14 +3,12 @@ import {
   createNodeTraining,
   EpochTimeline,
   NeighbourMissed,
-  type NodeTraining,
   type NodeTrainingOptions,
   neighbourhoodAt,
   neighboursOf,
   type PeerActivity,
   PeerCheckpoints,
   RoundWatchdog,
-  receiveState,
   StatusBoard,
   type StepReport,
   sameMembers,
@@ -21,6 +19,7 @@ import type { Tensor } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
 import { LinkReport } from './link-report';
+import { type MembershipStateContext, saveCheckpoint, takeState } from './membership-state';
 import { ParamsForCollectors } from './params-for-collectors';
 import { type JoinRequest, SignalingSession } from './signaling-session';
 import type { SignalingSocket } from './signaling-socket';
@@ -210,6 +209,7 @@ export class NetworkPeer<T extends Tensor> {
       onPhase: (phase) => this.board.phase(phase, this.step),
     });
     const { algorithm, loop } = training;
+    const state = this.membershipState();
     this.shardTokens = training.shardTokens;
     this.started = true;
     this.step = first.activationStep;
@@ -218,7 +218,8 @@ export class NetworkPeer<T extends Tensor> {
     let saved = done;
     let last: StepReport | undefined;
     try {
-      if (!(await this.takeState(first, training))) return this.finish();
+      this.currentEpoch = first.epoch;
+      if (!(await takeState(state, first, training))) return this.finish();
       let previous = first;
       for (let step = first.activationStep; step < run.steps && !this.stopping; step++) {
         this.step = step;
@@ -275,13 +276,13 @@ export class NetworkPeer<T extends Tensor> {
         await this.reports.stepDone(step, epoch, neighboursOf(epoch), report);
         this.options.onStep?.(report, epoch);
         [done, last] = [step + 1, report];
-        if (done % run.checkpointEvery === 0) saved = await this.saveCheckpoint(training, done, report);
+        if (done % run.checkpointEvery === 0) saved = await saveCheckpoint(state, training, done, report);
       }
       if (this.evictedFor === null) {
         this.finalParams = await loop.params();
         await this.collectors.serve(async () => this.finalParams!);
         // Leaving, or done: the state after the last step taken is kept, unless it is saved already.
-        if (done > saved) await this.saveCheckpoint(training, done, last);
+        if (done > saved) await saveCheckpoint(state, training, done, last);
       }
     } catch (error) {
       // Evicted while waiting for its state, or a late joiner whose source vanished: it cannot start from
@@ -297,62 +298,25 @@ export class NetworkPeer<T extends Tensor> {
     return this.finish();
   }
 
-  /**
-   * The state this peer starts from: a neighbour's when it joins a run that has moved on, its own
-   * checkpoint when the run resumes at the step it holds, else X⁰. Then it passes the state on to the
-   * joiners the epoch says take theirs from it.
-   */
-  private async takeState(first: Epoch, { algorithm, loop, skipBatches }: NodeTraining<T>): Promise<boolean> {
-    const { backend, engine } = this.options;
-    const start = first.activationStep;
-    this.currentEpoch = first.epoch;
-    const checkpoint = this.checkpoints?.resumable(this.run, engine.params, Object.keys(algorithm.state));
-    if (first.bootstrapFrom && start > 0) {
-      const from = first.bootstrapFrom;
-      this.board.phase('bootstrapping', start);
-      this.board.show({ kind: 'bootstrapping', from });
-      await this.linksReady(first, start);
-      if (this.stopping) return false;
-      if (this.pool.state(from) !== 'open') throw new NeighbourMissed(from, start, 'closed');
-      await receiveState(this.link, backend, algorithm, this.handle(from), start);
-      this.options.log?.(`took parameters and optimizer state from ${from} for step ${start}`);
-    } else if (checkpoint && checkpoint.header.step === start) {
-      this.checkpoints!.restore(checkpoint, backend, algorithm);
-      // The members around it may not be those it saved with: tracking restarts as after a graph change.
-      algorithm.resetTracking();
-      skipBatches(start);
-      const { valLoss } = checkpoint.header;
-      this.options.log?.(
-        `resumed from the checkpoint at step ${start}: validation loss ${(await loop.validationLoss()).toFixed(6)}` +
-          (valLoss === undefined ? '' : ` (saved: ${valLoss.toFixed(6)})`),
-      );
-    } else if (checkpoint) {
-      this.options.log?.(
-        `checkpoint at step ${checkpoint.header.step} not used: the run is at step ${start}`,
-      );
-    }
-    if (start > 0 && first.bootstrapTo?.length) {
-      await this.linksReady(first, start);
-      const to = first.bootstrapTo.filter((p) => this.pool.state(p) === 'open').map((p) => this.handle(p));
-      if (!(await sendState(this.link, backend, algorithm, to, start)))
-        this.options.log?.(`step ${start}: own state is not finite; not sent to joiners`);
-    }
-    return true;
-  }
-
-  /** Saves the state after `step` steps, with the losses of that point; returns `step`. */
-  private async saveCheckpoint(
-    { algorithm, loop }: NodeTraining<T>,
-    step: number,
-    report: StepReport | undefined,
-  ): Promise<number> {
-    if (!this.checkpoints) return step;
-    const { backend, engine } = this.options;
-    const valLoss = report?.valLoss ?? (await loop.validationLoss());
-    await this.checkpoints
-      .save(this.run, step, engine.params, backend, algorithm, { trainLoss: report?.trainLoss, valLoss })
-      .catch((error: Error) => this.options.log?.(`step ${step}: checkpoint not saved: ${error.message}`));
-    return step;
+  private membershipState(): MembershipStateContext<T> {
+    const { backend, engine, log } = this.options;
+    return {
+      run: this.run,
+      backend,
+      params: engine.params,
+      link: this.link,
+      checkpoints: this.checkpoints,
+      openHandle: (peer) => (this.pool.state(peer) === 'open' ? this.handle(peer) : undefined),
+      linksReady: async (epoch, step) => {
+        await this.linksReady(epoch, step);
+        return !this.stopping;
+      },
+      bootstrapping: (from, step) => {
+        this.board.phase('bootstrapping', step);
+        this.board.show({ kind: 'bootstrapping', from });
+      },
+      log: (line) => log?.(line),
+    };
   }
 
   /** Passes over this peer's shard after `steps` steps: tokens seen / tokens in the shard. */
