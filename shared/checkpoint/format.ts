@@ -10,6 +10,7 @@
 import CRC32 from 'crc-32';
 import { z } from 'zod';
 import { decodeUtf8, encodeUtf8 } from '../data/utf8';
+import { RunConfigSchema } from '../protocol/events';
 
 const MAGIC = [0x44, 0x4d, 0x43, 0x4b]; // "DMCK"
 export const CHECKPOINT_VERSION = 1;
@@ -30,6 +31,8 @@ export const CheckpointHeaderSchema = z
     runId: z.string().min(1).max(64),
     /** The run config's fingerprint (configFingerprint): a checkpoint resumes only the run it came from. */
     fingerprint: z.string().min(1).max(64),
+    /** The run's config when it was saved: what the state is of (model, algorithm, data), without a server. */
+    run: RunConfigSchema,
     /** The next step to train: the checkpoint holds the state after `step` steps. */
     step: z.number().int().min(0),
     /** The training loss of the last step taken, for the resumed peer's first report. */

@@ -50,6 +50,7 @@ export {
   modelCardRunFields,
   parseModelCard,
   renderModelCardReadme,
+  runModelCard,
 } from './model-card';
 export { type ModelFolderContents, modelFolderFiles } from './model-files';
 export { OPSET, toOnnxBytes } from './onnx';

@@ -188,6 +188,16 @@ export function modelCardRunFields(
   };
 }
 
+/** The card of parameters taken from a run's members: the run's fields, then where they came from. */
+export function runModelCard(
+  run: RunConfig,
+  taken: Pick<ModelCardDraft, 'step' | 'source' | 'peers'> & { loss: number },
+): ModelCardDraft {
+  const { spec, ...fields } = modelCardRunFields(run);
+  const { step, source, peers, loss } = taken;
+  return { ...fields, step, source, peers, validation: { loss, spec } };
+}
+
 /** A short model card for people, from the machine-readable one. */
 export function renderModelCardReadme(card: ModelCard): string {
   const m = card.model;

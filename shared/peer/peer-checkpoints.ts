@@ -95,6 +95,7 @@ export class PeerCheckpoints {
     const header = {
       runId: run.id,
       fingerprint: configFingerprint(run),
+      run,
       step,
       ...finite(losses),
       savedAt: Date.now(),

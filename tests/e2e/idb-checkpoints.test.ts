@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { RunConfig } from '@demuon/shared/protocol';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -80,10 +81,13 @@ it('keeps the latest checkpoint and the one before, and moves entries that do no
   const page = await open(context);
   const result = await page.evaluate(async () => {
     const { IdbCheckpointStore, CHECKPOINT_DATABASE } = window.underTest;
+    // The store checks the header as the format does: a run config (its defaults filled in on save).
+    const run = { id: 'r', algorithm: { name: 'demuon', lr: { eta: 0.05 } } } as unknown as RunConfig;
     const checkpoint = (step: number) => ({
       header: {
         runId: 'r',
         fingerprint: 'f',
+        run,
         step,
         valLoss: step / 10,
         savedAt: 0,

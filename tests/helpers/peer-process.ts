@@ -77,3 +77,14 @@ export async function until<T>(
 export function tail(peer: PeerProcess, lines = 40): string {
   return `last output of the peer:\n${peer.output.split('\n').slice(-lines).join('\n')}`;
 }
+
+const EXPORT = fileURLToPath(new URL('../../client/src/node/export.ts', import.meta.url));
+
+/** Runs `npm run export` with `args` to its end: its exit status and everything it printed. */
+export function runExport(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', EXPORT, ...args], { stdio: 'pipe' });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}

@@ -4,13 +4,16 @@
  * the server resumes it at the newest saved step, those holding that step restore it (and get the saved
  * validation loss back exactly), the others take their state from them, and the run ends in consensus.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, expect, it } from 'vitest';
 import { CheckpointDir } from '../../client/src/node/checkpoint-dir';
+import { readModelDir } from '../../client/src/node/model-dir';
+import { evaluateModel } from '../../client/src/node/model-eval';
 import { nodePeerEnv, type Peer } from '../helpers/node-peers';
+import { runExport } from '../helpers/peer-process';
 
 const N = 3;
 const RUN = RunConfigSchema.parse({
@@ -104,4 +107,26 @@ it('peers stopped together resume at the saved step with the saved loss, and end
   expect(spread).toBeLessThan(0.05);
   // And each saved its end state again.
   for (let i = 0; i < N; i++) expect((await store(i).load())!.header.step).toBe(RUN.steps);
+});
+
+it('exports a model from a checkpoint folder once nobody trains, at the loss the peer saved with it', async () => {
+  const { header } = (await store(0).load())!;
+  const dir = join(folders, 'model-0');
+  const result = await runExport(['--checkpoint', join(folders, 'peer-0'), '--out', dir]);
+  expect(result.code, result.output).toBe(0);
+  const model = readModelDir(dir);
+  expect(model.card.step).toBe(header.step);
+  expect(model.card.source).toEqual({ kind: 'peer', peer: 'peer-0' });
+  expect(model.card.validation.loss).toBeCloseTo(header.valLoss!, 5);
+  expect(Math.abs((await evaluateModel(model)).loss - header.valLoss!)).toBeLessThan(1e-4);
+
+  // A damaged checkpoint file is named, and nothing is written.
+  const file = join(folders, 'damaged.ckpt');
+  const bytes = readFileSync(join(folders, 'peer-0', 'latest.ckpt'));
+  bytes[100] ^= 0xff;
+  writeFileSync(file, bytes);
+  const refused = await runExport(['--checkpoint', file, '--out', join(folders, 'model-x')]);
+  expect(refused.code).toBe(1);
+  expect(refused.output).toContain(`${file}: the checkpoint is damaged`);
+  expect(existsSync(join(folders, 'model-x'))).toBe(false);
 });

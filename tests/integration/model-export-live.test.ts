@@ -4,11 +4,9 @@
  * the average X̄ as a model folder whose loss, measured again in a fresh onnxruntime session, is the loss
  * of X̄ on the run's validation batches; one named peer's parameters arrive bit for bit.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fixedBatches } from '@demuon/shared/data';
 import { gptParams } from '@demuon/shared/model';
 import { RunConfigSchema } from '@demuon/shared/protocol';
@@ -21,6 +19,7 @@ import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
 import { readModelDir } from '../../client/src/node/model-dir';
 import { evaluateModel } from '../../client/src/node/model-eval';
 import { nodePeerEnv, type Peer } from '../helpers/node-peers';
+import { runExport } from '../helpers/peer-process';
 
 const N = 3;
 const RUN = RunConfigSchema.parse({
@@ -35,18 +34,9 @@ const RUN = RunConfigSchema.parse({
   seed: 7,
   gossipTimeoutMs: 60_000,
 });
-const EXPORT = fileURLToPath(new URL('../../client/src/node/export.ts', import.meta.url));
 const env = nodePeerEnv([RUN], RUN.batch, 'model-export-live-');
 const out = mkdtempSync(join(tmpdir(), 'model-export-live-out-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-function exportCli(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', EXPORT, ...args], { stdio: 'pipe' });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
-}
 
 const collector = () =>
   new SocketIoSignaling(io(env.server.url, { transports: ['websocket'], forceNew: true }));
@@ -73,7 +63,7 @@ it('exports the average of the members and one named member, through links the s
 
   // The average, as a model folder.
   const dir = join(out, 'average');
-  const result = await exportCli(['--server', env.server.url, '--run', RUN.id, '--out', dir]);
+  const result = await runExport(['--server', env.server.url, '--run', RUN.id, '--out', dir]);
   expect(result.code, result.output).toBe(0);
   const model = readModelDir(dir);
   expect(model.card.source).toEqual({ kind: 'average', peers: N });
@@ -105,7 +95,7 @@ it('exports the average of the members and one named member, through links the s
 });
 
 it('refuses clearly, and writes nothing, for an unknown run, a busy folder or bad flags', async () => {
-  const unknown = await exportCli(['--server', env.server.url, '--run', 'nope', '--out', join(out, 'nope')]);
+  const unknown = await runExport(['--server', env.server.url, '--run', 'nope', '--out', join(out, 'nope')]);
   expect(unknown.code).toBe(1);
   expect(unknown.output).toContain(`no run "nope"`);
 
@@ -113,13 +103,13 @@ it('refuses clearly, and writes nothing, for an unknown run, a busy folder or ba
   rmSync(busy, { recursive: true, force: true });
   mkdirSync(busy);
   writeFileSync(join(busy, 'keep.txt'), 'mine');
-  const refused = await exportCli(['--server', env.server.url, '--run', RUN.id, '--out', busy]);
+  const refused = await runExport(['--server', env.server.url, '--run', RUN.id, '--out', busy]);
   expect(refused.code).toBe(1);
   expect(refused.output).toMatch(/not empty/);
   expect(readdirSync(busy)).toEqual(['keep.txt']);
   expect(readFileSync(join(busy, 'keep.txt'), 'utf8')).toBe('mine');
 
-  const flag = await exportCli(['--server', 'not a url', '--run', RUN.id, '--out', join(out, 'x')]);
+  const flag = await runExport(['--server', 'not a url', '--run', RUN.id, '--out', join(out, 'x')]);
   expect(flag.code).toBe(2);
   expect(flag.output).toContain('--server must be a URL');
 });

@@ -5,7 +5,13 @@
  * README.md) zipped into one file. In a worker: building and measuring a model would stall the page.
  */
 import { BpeTokenizer, decodeCorpusBundle, fixedBatches } from '@demuon/shared/data';
-import { buildInferenceGraph, gptConfig, modelCardRunFields, modelFolderFiles } from '@demuon/shared/model';
+import {
+  buildInferenceGraph,
+  gptConfig,
+  modelCardRunFields,
+  modelFolderFiles,
+  runModelCard,
+} from '@demuon/shared/model';
 import { zipSync } from 'fflate';
 import * as ort from 'onnxruntime-web';
 import type { OrtModule } from '../engine/ort-engine';
@@ -29,8 +35,7 @@ scope.onmessage = (event) => {
 };
 
 async function pack({ run, step, peers, params, origin }: PackageRequest) {
-  const fields = modelCardRunFields(run);
-  const { vocab } = fields.spec;
+  const { vocab } = modelCardRunFields(run).spec;
   const fetched = async (path: string) => {
     const response = await fetch(`${origin}/data/${path}`);
     if (!response.ok)
@@ -66,16 +71,12 @@ async function pack({ run, step, peers, params, origin }: PackageRequest) {
     config,
     params,
     tokenizer: tokenizer.toJSON(),
-    card: {
-      run: fields.run,
-      configFingerprint: fields.configFingerprint,
-      algorithm: fields.algorithm,
-      topology: fields.topology,
+    card: runModelCard(run, {
       step,
       source: { kind: 'average', peers: peers.length },
       peers: [...peers],
-      validation: { loss, spec: fields.spec },
-    },
+      loss,
+    }),
   });
   const folder = `${run.id}-step-${step}`;
   const zip = zipSync(Object.fromEntries(files.map(([name, bytes]) => [`${folder}/${name}`, bytes])), {

@@ -44,7 +44,7 @@ export function readTryOptions(fields: {
   return { prompt: fields.prompt, tokens, temperature, ...(topK > 0 ? { topK } : {}) };
 }
 
-export interface TryElements {
+interface TryElements {
   readonly form: HTMLFormElement;
   readonly prompt: HTMLTextAreaElement;
   readonly tokens: HTMLInputElement;
@@ -53,6 +53,35 @@ export interface TryElements {
   readonly generate: HTMLButtonElement;
   readonly output: HTMLElement;
   readonly status: HTMLElement;
+}
+
+/** The box's form, output and status, built into `container` (one page has one box). */
+function build(container: HTMLElement): TryElements {
+  container.innerHTML = `
+    <form id="try-form">
+      <label class="try-prompt-field">prompt
+        <textarea id="try-prompt" rows="2" placeholder="The jury said (empty: a fresh document)"></textarea>
+      </label>
+      <div class="try-settings">
+        <label>tokens <input id="try-tokens" type="number" min="1" max="${MAX_TRY_TOKENS}" step="1" /></label>
+        <label>temperature <input id="try-temperature" type="number" min="0" step="0.05" /></label>
+        <label title="0: the whole vocabulary">top-k <input id="try-top-k" type="number" min="0" step="1" /></label>
+        <button id="try-generate" type="submit">Generate</button>
+      </div>
+    </form>
+    <p id="try-output" aria-live="polite"></p>
+    <p id="try-status" data-state="idle"></p>`;
+  const get = <T extends HTMLElement>(id: string) => container.querySelector(`#${id}`) as T;
+  return {
+    form: get('try-form'),
+    prompt: get('try-prompt'),
+    tokens: get('try-tokens'),
+    temperature: get('try-temperature'),
+    topK: get('try-top-k'),
+    generate: get('try-generate'),
+    output: get('try-output'),
+    status: get('try-status'),
+  };
 }
 
 type Status = 'idle' | 'preparing' | 'sampling' | 'done' | 'failed';
@@ -66,13 +95,17 @@ export class TryModel {
   private readonly promptText: HTMLSpanElement;
   private readonly generated: HTMLSpanElement;
 
+  private readonly el: TryElements;
+
   constructor(
-    private readonly el: TryElements,
+    container: HTMLElement,
     /** The parameters to sample from, as they are now. */
     private readonly snapshot: () => Promise<ModelSnapshot>,
     /** What the box samples from, for its first line. */
     private readonly source = 'this tab’s parameters',
   ) {
+    const el = build(container);
+    this.el = el;
     this.promptText = span('try-prompt');
     this.generated = span('try-generated');
     el.output.replaceChildren(this.promptText, this.generated);

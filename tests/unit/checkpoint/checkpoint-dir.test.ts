@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Checkpoint, decodeCheckpoint } from '@demuon/shared/checkpoint';
+import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, expect, it } from 'vitest';
 import { CheckpointDir } from '../../../client/src/node/checkpoint-dir';
 
@@ -12,6 +13,7 @@ const at = (step: number): Checkpoint => ({
   header: {
     runId: 'ck',
     fingerprint: '01234567',
+    run: RunConfigSchema.parse({ id: 'ck', algorithm: { name: 'demuon', lr: { eta: 0.05 } } }),
     step,
     savedAt: step,
     tensors: [{ group: 'params', name: 'w', shape: [2] }],

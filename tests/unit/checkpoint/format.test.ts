@@ -23,6 +23,7 @@ const values = tensors.map((t, i) =>
 const header = {
   runId: run.id,
   fingerprint: configFingerprint(run),
+  run,
   step: 40,
   trainLoss: 4.5,
   savedAt: 1,

@@ -173,16 +173,7 @@ if (!runId || !token) {
   const asked = new Map<number, { resolve: (s: ModelSnapshot) => void; reject: (e: Error) => void }>();
   let nextAsk = 0;
   new TryModel(
-    {
-      form: $('try-form') as HTMLFormElement,
-      prompt: $('try-prompt') as HTMLTextAreaElement,
-      tokens: $('try-tokens') as HTMLInputElement,
-      temperature: $('try-temperature') as HTMLInputElement,
-      topK: $('try-top-k') as HTMLInputElement,
-      generate: $('try-generate') as HTMLButtonElement,
-      output: $('try-output'),
-      status: $('try-status'),
-    },
+    $('try-box'),
     () =>
       new Promise((resolve, reject) => {
         const id = nextAsk++;

@@ -31,16 +31,7 @@ export function setupModelPanel(runId: string): void {
       });
   });
   new TryModel(
-    {
-      form: $<HTMLFormElement>('try-form'),
-      prompt: $<HTMLTextAreaElement>('try-prompt'),
-      tokens: $<HTMLInputElement>('try-tokens'),
-      temperature: $<HTMLInputElement>('try-temperature'),
-      topK: $<HTMLInputElement>('try-top-k'),
-      generate: $<HTMLButtonElement>('try-generate'),
-      output: $('try-output'),
-      status: $('try-status'),
-    },
+    $('try-box'),
     async () => (await (await runModel()).collectRunModel(runId)).snapshot,
     'the average of the members’ parameters',
   );
