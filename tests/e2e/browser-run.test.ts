@@ -24,6 +24,7 @@ import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import { E2E_ARTIFACTS, launchChromium } from '../helpers/chromium';
+import { until } from '../helpers/peer-process';
 
 const ARTIFACTS = E2E_ARTIFACTS;
 const RUN = RunConfigSchema.parse({
@@ -132,11 +133,27 @@ const reaches = (page: Page, kind: PeerActivity['kind']) =>
     timeout: 300_000,
   });
 
-async function finalValidationLosses(run: typeof RUN): Promise<number[]> {
-  const { points } = (await (await fetch(`${server.url}/api/runs/${run.id}/metrics.json`)).json()) as {
-    points: { peer: string; step: number; valLoss?: number }[];
+/**
+ * The validation losses the peers reported for the run's last step, once `count` have (a tab shows 'done'
+ * as soon as it is, while its last report may still be on its way through the page's socket).
+ */
+async function finalValidationLosses(run: typeof RUN, count = 3): Promise<number[]> {
+  const finals = async () => {
+    const { points } = (await (await fetch(`${server.url}/api/runs/${run.id}/metrics.json`)).json()) as {
+      points: { peer: string; step: number; valLoss?: number }[];
+    };
+    return points.filter((p) => p.step === run.steps && p.valLoss !== undefined).map((p) => p.valLoss!);
   };
-  return points.filter((p) => p.step === run.steps && p.valLoss !== undefined).map((p) => p.valLoss!);
+  return (
+    (await until(
+      `${count} final validation losses`,
+      async () => {
+        const losses = await finals();
+        return losses.length >= count ? losses : undefined;
+      },
+      30_000,
+    ).catch(() => undefined)) ?? finals()
+  );
 }
 
 it('a WebGPU tab, a wasm tab and a Node peer train together on a ring; the tabs show it live', async () => {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildWebClient } from '../../client/scripts/build-web';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import { E2E_ARTIFACTS, launchChromium } from '../helpers/chromium';
+import { generateInTryBox } from '../helpers/try-box';
 
 const BASE = {
   model: { preset: 'tiny', vocab: 512 },
@@ -136,36 +137,6 @@ it('a tab alone in its run is reloaded and resumes from its checkpoint in the br
   expect(errors).toEqual([]);
   await page.close();
 }, 90_000);
-
-declare global {
-  interface Window {
-    /** Each change of the Try box's generated text: its length and when it came. */
-    tryGrowth?: { length: number; at: number }[];
-  }
-}
-
-/** Generates `tokens` tokens from `prompt` in the tab's Try box; each growth of the text is noted. */
-async function generateInTryBox(page: Page, prompt: string, tokens: number) {
-  await page.evaluate(() => {
-    window.tryGrowth = [];
-    const generated = document.querySelector('#try-output .try-generated')!;
-    new MutationObserver(() =>
-      window.tryGrowth!.push({ length: generated.textContent!.length, at: performance.now() }),
-    ).observe(generated, { childList: true, characterData: true, subtree: true });
-  });
-  await page.fill('#try-prompt', prompt);
-  await page.fill('#try-tokens', String(tokens));
-  await page.click('#try-generate');
-  await page.waitForFunction(() => document.getElementById('try-status')?.dataset.state === 'done', null, {
-    timeout: 45_000,
-  });
-  return {
-    status: (await page.locator('#try-status').textContent())!,
-    growth: await page.evaluate(() => window.tryGrowth!),
-    text: (await page.locator('#try-output .try-generated').textContent())!,
-    tokens: Number(await page.locator('#try-output').getAttribute('data-tokens')),
-  };
-}
 
 it('the Try box streams text sampled from the tab’s parameters while it goes on training', async () => {
   const TOKENS = 60;

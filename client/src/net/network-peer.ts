@@ -1,7 +1,6 @@
 import { type CheckpointStore, configFingerprint } from '@demuon/shared/checkpoint';
 import {
   createNodeTraining,
-  EpochTimeline,
   NeighbourMissed,
   type NodeTrainingOptions,
   neighbourhoodAt,
@@ -18,6 +17,7 @@ import { type Epoch, type Metrics, type RunConfig, runHash } from '@demuon/share
 import type { Tensor } from '@demuon/shared/tensor';
 import type SimplePeer from 'simple-peer';
 import { ConnectionPool } from './connection-pool';
+import { EpochLinks } from './epoch-links';
 import { LinkReport } from './link-report';
 import { type MembershipStateContext, saveCheckpoint, takeState } from './membership-state';
 import { ParamsForCollectors } from './params-for-collectors';
@@ -51,14 +51,11 @@ export type TrainOutcome =
   | { readonly kind: 'stopped' }
   | { readonly kind: 'evicted'; readonly reason: string };
 
-/** How often a wait for links to open looks at the connection deadline. */
-const CONNECT_POLL_MS = 250;
-
 export class NetworkPeer<T extends Tensor> {
   readonly peerId: string;
   readonly run: RunConfig;
   private readonly session: SignalingSession;
-  private readonly timeline = new EpochTimeline();
+  private readonly epochs: EpochLinks;
   private readonly pool: ConnectionPool;
   private readonly link: WebRtcGossipLink;
   private readonly watchdog: RoundWatchdog;
@@ -79,8 +76,6 @@ export class NetworkPeer<T extends Tensor> {
   private readonly reports: StepReports;
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
-  /** Time spent held before steps for epoch commits, in ms, and how many times. */
-  readonly barrierWaits: number[] = [];
 
   /** Joins the run; the peer is ready to train. Throws when the server refuses. */
   static async join<T extends Tensor>(options: NetworkPeerOptions<T>): Promise<NetworkPeer<T>> {
@@ -102,8 +97,8 @@ export class NetworkPeer<T extends Tensor> {
       ...(claim ? { checkpoint: claim } : {}),
     };
     const session = await SignalingSession.join(options.socket, request, {
-      epoch: (e) => to((p) => p.onEpoch(e)),
-      proposal: (e) => to((p) => p.onProposal(e)),
+      epoch: (e) => to((p) => p.epochs.commit(e)),
+      proposal: (e) => to((p) => p.epochs.propose(e)),
       signal: (from, data) => to((p) => p.pool.signal(from, data as SimplePeer.SignalData)),
       evicted: (reason) => to((p) => p.onEvicted(reason)),
       collect: (collector) => to((p) => p.collectors.request(collector)),
@@ -149,7 +144,7 @@ export class NetworkPeer<T extends Tensor> {
         this.collectors.closed(peer);
         // A neighbour's channel closed: not waited for again; the server hears of it (unless this peer
         // closed it itself, on its way out).
-        if (!this.stopping && this.neighboursOf(this.step).includes(peer))
+        if (!this.stopping && this.epochs.neighboursAt(this.step).includes(peer))
           this.watchdog.miss(peer, this.step, 'closed');
         this.poke();
       },
@@ -161,7 +156,7 @@ export class NetworkPeer<T extends Tensor> {
       status: (peer) => session.neighbourStatus(peer),
       report: (peer, step, reason) => {
         log(`step ${step}: gave up on neighbour ${peer} (${reason}); the server routes around it`);
-        session.reportMissed(peer, this.timeline.at(step)?.epoch ?? this.currentEpoch, step, reason);
+        session.reportMissed(peer, this.epochs.timeline.at(step)?.epoch ?? this.currentEpoch, step, reason);
       },
       ownStepMs: () => this.board.typicalStepMs(),
       now: this.now,
@@ -185,6 +180,17 @@ export class NetworkPeer<T extends Tensor> {
       },
       heard: (from) => this.watchdog.heard(this.peersByHandle[from]),
     });
+    this.epochs = new EpochLinks({
+      pool: this.pool,
+      watchdog: this.watchdog,
+      board: this.board,
+      connectDeadlineMs: this.run.gossipTimeoutMs,
+      now: this.now,
+      position: () => ({ step: this.step, started: this.started }),
+      answer: (epoch, barrier) => session.answerProposal(epoch, barrier),
+      until: (check) => this.until(check),
+      poke: () => this.poke(),
+    });
     this.collectors = new ParamsForCollectors(this.pool, this.link, (p) => this.handle(p), log);
     this.linkReport = new LinkReport(this.link, this.pool, this.handles, this.now);
     this.reports = new StepReports(session, this.linkReport, this.run.steps, this.now);
@@ -196,8 +202,9 @@ export class NetworkPeer<T extends Tensor> {
     const run = this.run;
     const need = this.options.waitForPeers ?? 1;
     this.board.phase('waiting-for-peers', 0);
-    this.board.show({ kind: 'waiting-for-peers', have: this.timeline.latest?.members.length ?? 1, need });
-    const first = await this.until(() => this.timeline.firstWith(need));
+    const { timeline } = this.epochs;
+    this.board.show({ kind: 'waiting-for-peers', have: timeline.latest?.members.length ?? 1, need });
+    const first = await this.until(() => timeline.firstWith(need));
     if (!first) return this.finish();
     const training = createNodeTraining({
       ...this.options,
@@ -205,7 +212,7 @@ export class NetworkPeer<T extends Tensor> {
       members: first.members.length,
       index: first.index,
       link: this.link,
-      neighbourhood: (step) => neighbourhoodAt(this.timeline.at(step)!, step, (p) => this.handle(p)),
+      neighbourhood: (step) => neighbourhoodAt(timeline.at(step)!, step, (p) => this.handle(p)),
       onPhase: (phase) => this.board.phase(phase, this.step),
     });
     const { algorithm, loop } = training;
@@ -228,9 +235,9 @@ export class NetworkPeer<T extends Tensor> {
         // tab's worker would never handle the page's messages (the server's eviction, link events).
         await nextTask();
         if (this.stopping) break;
-        await this.heldForEpoch(step);
-        const epoch = this.timeline.at(step)!;
-        await this.linksReady(epoch, step);
+        await this.epochs.heldBefore(step);
+        const epoch = timeline.at(step)!;
+        await this.epochs.linksReady(epoch, step);
         if (this.stopping) break;
         this.currentEpoch = epoch.epoch;
         if (epoch !== previous) {
@@ -254,7 +261,7 @@ export class NetworkPeer<T extends Tensor> {
         }
         previous = epoch;
         await this.collectors.serve(() => loop.params());
-        this.pool.closeUnneeded(this.collectors.keep(this.timeline.peersNeeded(step)), step, (p) =>
+        this.pool.closeUnneeded(this.collectors.keep(timeline.peersNeeded(step)), step, (p) =>
           this.link.detach(this.handle(p)),
         );
         this.board.training(step);
@@ -308,7 +315,7 @@ export class NetworkPeer<T extends Tensor> {
       checkpoints: this.checkpoints,
       openHandle: (peer) => (this.pool.state(peer) === 'open' ? this.handle(peer) : undefined),
       linksReady: async (epoch, step) => {
-        await this.linksReady(epoch, step);
+        await this.epochs.linksReady(epoch, step);
         return !this.stopping;
       },
       bootstrapping: (from, step) => {
@@ -317,6 +324,11 @@ export class NetworkPeer<T extends Tensor> {
       },
       log: (line) => log?.(line),
     };
+  }
+
+  /** Time spent held before steps for epoch commits, in ms, and how many times. */
+  get barrierWaits(): readonly number[] {
+    return this.epochs.barrierWaits;
   }
 
   /** Passes over this peer's shard after `steps` steps: tokens seen / tokens in the shard. */
@@ -388,74 +400,6 @@ export class NetworkPeer<T extends Tensor> {
     this.link.failAll(new Error(`evicted: ${reason}`));
     this.watchdog.close();
     this.poke();
-  }
-
-  private onEpoch(epoch: Epoch): void {
-    if (!this.timeline.commit(epoch)) return;
-    for (const peer of neighboursOf(epoch)) if (!this.watchdog.hasLeft(peer)) this.pool.ensure(peer);
-    const { activity } = this.board;
-    if (activity.kind === 'waiting-for-peers') this.board.show({ ...activity, have: epoch.members.length });
-    this.poke();
-  }
-
-  private onProposal(proposal: Parameters<EpochTimeline['propose']>[0]): void {
-    const barrier = this.timeline.propose(proposal, this.started ? this.step + 1 : this.step, this.started);
-    // Neighbours the proposal leaves out are leaving (they left, or were removed): rounds until the new
-    // epoch takes over do not wait for them.
-    for (const peer of this.timeline.peersNeeded(this.step))
-      if (!proposal.members.includes(peer)) this.watchdog.leaving(peer);
-    // Links the proposed epoch needs start opening while the server decides.
-    for (const peer of neighboursOf(proposal)) if (!this.watchdog.hasLeft(peer)) this.pool.ensure(peer);
-
-    this.session.answerProposal(proposal.epoch, barrier);
-    this.poke();
-  }
-
-  /** Holds before `step` while a proposed epoch is undecided and its barrier is at or before `step`. */
-  private async heldForEpoch(step: number): Promise<void> {
-    if (this.timeline.mayStart(step)) return;
-    const started = this.now();
-    this.board.phase('barrier', step);
-    this.board.show({ kind: 'changing-epoch', step });
-    await this.until(() => (this.timeline.mayStart(step) ? true : undefined));
-    this.barrierWaits.push(this.now() - started);
-  }
-
-  /**
-   * Waits until every neighbour of `epoch` has an open channel or is absent: a channel that does not open
-   * within the connection deadline (the run's gossipTimeoutMs) counts as absent, once.
-   */
-  private async linksReady(epoch: Epoch, step: number): Promise<void> {
-    const peers = neighboursOf(epoch);
-    const ready = () => {
-      let waitingFor: string | undefined;
-      for (const p of peers) {
-        if (this.watchdog.isAbsent(p)) continue;
-        // A link this epoch needs that closed before the epoch began (a junk signal, a dropped channel)
-        // is made again: otherwise every round would skip that neighbour and nobody would say so.
-        if (this.pool.state(p) === 'closed') this.pool.ensure(p);
-        if (this.pool.state(p) !== 'connecting') continue;
-        if (this.pool.connectingMs(p) > this.run.gossipTimeoutMs)
-          this.watchdog.miss(p, step, 'no-connection');
-        else waitingFor ??= p;
-      }
-      // Waiting for a link to open is waiting on that neighbour, as in a round.
-      if (waitingFor !== undefined && this.board.status?.waitingFor !== waitingFor)
-        this.board.phase('gossip', step, waitingFor);
-      return waitingFor === undefined ? true : undefined;
-    };
-    if (ready()) return;
-    const timer = setInterval(() => this.poke(), CONNECT_POLL_MS);
-    try {
-      await this.until(ready);
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  private neighboursOf(step: number): string[] {
-    const epoch = this.timeline.at(step);
-    return epoch ? neighboursOf(epoch) : [];
   }
 
   private handle(peer: string): number {
