@@ -5,7 +5,9 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // 2-core CI machines: ORT sessions already use the cores, so files run one or two at a time.
-    maxWorkers: 2,
+    // One file at a time: the tests' own peer processes, onnxruntime threads and Chromium already fill
+    // a 2-core machine, and two heavy files side by side starved each other's timers (heartbeats, round
+    // deadlines) into rare, load-made failures.
+    maxWorkers: 1,
   },
 });
