@@ -114,3 +114,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   });
   return { header, values };
 }
+
+/** The checkpoint in `bytes`, or the CheckpointError that says why they hold none (stores keep going). */
+export function readCheckpoint(bytes: Uint8Array): Checkpoint | CheckpointError {
+  try {
+    return decodeCheckpoint(bytes);
+  } catch (error) {
+    if (error instanceof CheckpointError) return error;
+    throw error;
+  }
+}

@@ -7,5 +7,6 @@ export {
   CheckpointHeaderSchema,
   decodeCheckpoint,
   encodeCheckpoint,
+  readCheckpoint,
 } from './format';
 export type { CheckpointStore } from './store';

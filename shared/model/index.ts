@@ -34,6 +34,7 @@ export {
   onnxSignature,
 } from './inference';
 export {
+  brownValidationSpec,
   CHECKSUMMED_FILES,
   completeModelCard,
   type EvaluationSpec,

@@ -175,17 +175,20 @@ export function modelCardRunFields(
     configFingerprint: configFingerprint(run),
     algorithm: run.algorithm,
     topology: formatTopologySpec(run.topology),
-    spec: {
-      corpus: 'brown',
-      split: 'validation',
+    spec: brownValidationSpec({
       vocab: run.model.vocab ?? gptConfig(run.model.preset).vocabSize,
-      valFraction: 0.1,
-      splitSeed: 0,
       seed: run.seed,
       batch: run.batch,
       evalBatches: run.evalBatches,
-    },
+    }),
   };
+}
+
+/** The validation batches peers and the simulator evaluate on: the held-out Brown split at its default fraction. */
+export function brownValidationSpec(
+  batches: Pick<EvaluationSpec, 'vocab' | 'seed' | 'batch' | 'evalBatches'>,
+): EvaluationSpec {
+  return { corpus: 'brown', split: 'validation', valFraction: 0.1, splitSeed: 0, ...batches };
 }
 
 /** The card of parameters taken from a run's members: the run's fields, then where they came from. */

@@ -22,8 +22,8 @@ import {
   type Checkpoint,
   CheckpointError,
   type CheckpointStore,
-  decodeCheckpoint,
   encodeCheckpoint,
+  readCheckpoint,
 } from '@demuon/shared/checkpoint';
 
 const LATEST = 'latest.ckpt';
@@ -89,25 +89,16 @@ export class CheckpointDir implements CheckpointStore {
     for (const name of [LATEST, PREVIOUS]) {
       const file = join(this.location, name);
       if (!existsSync(file)) continue;
-      try {
-        return decodeCheckpoint(readFileSync(file));
-      } catch (error) {
-        if (!(error instanceof CheckpointError)) throw error;
-        problem(file, error.message);
-      }
+      const read = readCheckpoint(readFileSync(file));
+      if (!(read instanceof CheckpointError)) return read;
+      problem(file, read.message);
     }
     return undefined;
   }
 }
 
 function readable(file: string): boolean {
-  try {
-    decodeCheckpoint(readFileSync(file));
-    return true;
-  } catch (error) {
-    if (error instanceof CheckpointError) return false;
-    throw error;
-  }
+  return !(readCheckpoint(readFileSync(file)) instanceof CheckpointError);
 }
 
 function alive(pid: number): boolean {

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Checkpoint, CheckpointError, decodeCheckpoint } from '@demuon/shared/checkpoint';
+import { type Checkpoint, CheckpointError, readCheckpoint } from '@demuon/shared/checkpoint';
 import { fixedBatches } from '@demuon/shared/data';
 import {
   type GptConfig,
@@ -140,12 +140,9 @@ async function fromCheckpointPath(path: string): Promise<Taken> {
     );
     if (!checkpoint) throw new Error(`${full} holds no readable checkpoint (latest.ckpt or previous.ckpt)`);
   } else {
-    try {
-      checkpoint = decodeCheckpoint(readFileSync(full));
-    } catch (error) {
-      if (error instanceof CheckpointError) throw new Error(`${full}: ${error.message}`);
-      throw error;
-    }
+    const read = readCheckpoint(readFileSync(full));
+    if (read instanceof CheckpointError) throw new Error(`${full}: ${read.message}`);
+    checkpoint = read;
   }
   const { header, values } = checkpoint;
   const specs = gptParams(modelOf(header.run).model);

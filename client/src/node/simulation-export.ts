@@ -3,12 +3,9 @@
  * folder, whose card carries that evaluation's validation loss and the spec that measures it again.
  */
 import { formatTopologySpec, topologySpec } from '@demuon/shared/graph';
-import type { ModelCard } from '@demuon/shared/model';
+import { brownValidationSpec, type ModelCard } from '@demuon/shared/model';
 import { writeModelDir } from './model-dir';
 import type { SimulationResult } from './simulation';
-
-/** prepareBrownData's split, which the simulator's corpus uses. */
-const BROWN_SPLIT = { valFraction: 0.1, splitSeed: 0 } as const;
 
 /** Writes X̄ of `result` (run with `keepAverage`) into the new folder `dir`; returns its card. */
 export function exportSimulationModel(dir: string, result: SimulationResult, runId: string): ModelCard {
@@ -29,15 +26,12 @@ export function exportSimulationModel(dir: string, result: SimulationResult, run
       peers: Array.from({ length: config.nodes }, (_, i) => `node-${i}`),
       validation: {
         loss: average.valLoss,
-        spec: {
-          corpus: 'brown',
-          split: 'validation',
+        spec: brownValidationSpec({
           vocab: average.vocab,
-          ...BROWN_SPLIT,
           seed: config.seed,
           batch: config.batch,
           evalBatches: config.evalBatches,
-        },
+        }),
       },
     },
   });

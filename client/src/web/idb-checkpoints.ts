@@ -9,8 +9,8 @@ import {
   type Checkpoint,
   CheckpointError,
   type CheckpointStore,
-  decodeCheckpoint,
   encodeCheckpoint,
+  readCheckpoint,
 } from '@demuon/shared/checkpoint';
 
 /** One database per origin holds the checkpoints of every run and slot, each under its own key. */
@@ -65,12 +65,9 @@ export class IdbCheckpointStore implements CheckpointStore {
       [PREVIOUS, previous],
     ] as const) {
       if (value === undefined) continue;
-      try {
-        return decodeCheckpoint(bytesOf(value));
-      } catch (error) {
-        if (!(error instanceof CheckpointError)) throw error;
-        problem(`${this.location}/${name}`, error.message);
-      }
+      const read = readEntry(value);
+      if (!(read instanceof CheckpointError)) return read;
+      problem(`${this.location}/${name}`, read.message);
     }
     return undefined;
   }
@@ -109,22 +106,14 @@ export class IdbCheckpointStore implements CheckpointStore {
   }
 }
 
-/** The bytes of a stored value; anything else is not a checkpoint. */
-function bytesOf(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  throw new CheckpointError('not a checkpoint (the stored value is not bytes)');
+/** The checkpoint in a stored value, or why there is none (a value that is not bytes is none). */
+function readEntry(value: unknown): Checkpoint | CheckpointError {
+  if (value instanceof Uint8Array) return readCheckpoint(value);
+  if (value instanceof ArrayBuffer) return readCheckpoint(new Uint8Array(value));
+  return new CheckpointError('not a checkpoint (the stored value is not bytes)');
 }
 
-function readable(value: unknown): boolean {
-  try {
-    decodeCheckpoint(bytesOf(value));
-    return true;
-  } catch (error) {
-    if (error instanceof CheckpointError) return false;
-    throw error;
-  }
-}
+const readable = (value: unknown) => !(readEntry(value) instanceof CheckpointError);
 
 function settled<T>(request: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
