@@ -83,6 +83,14 @@ export class Member {
     this.lastSeenAt = now;
   }
 
+  /**
+   * Its socket's server process went away (scaled out): away, as after a restart, until its peer resumes
+   * through another process. Its heartbeat clock keeps running.
+   */
+  detach(): void {
+    this.channel = AWAY;
+  }
+
   report(step: number | undefined, now: number): void {
     if (step !== undefined && (this.step === null || step > this.step)) this.step = step;
     this.lastSeenAt = now;

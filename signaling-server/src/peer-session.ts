@@ -1,16 +1,13 @@
 /**
- * One socket's conversation with the server. Every incoming event passes the same gate (rate limit, known
- * name, nesting depth, joined unless it is `join` or `watch`), then its zod schema, then the run's checks
- * of what it means; anything refused is answered with an `error-reply` (and a `{ ok: false, error }`
- * acknowledgement when the client asked for one) and changes nothing. Accepted events are acknowledged
- * with `{ ok: true, … }` when a callback was given. Flooding costs the flooder: past a number of
- * rate-limited events in one flood they go unanswered, further on the socket is disconnected, and so is a
- * socket that does not read what it is sent (see unread-budget.ts).
+ * One socket's conversation with the server. Every incoming event passes the same gate (socket-gate.ts:
+ * rate limit, known name, nesting depth; then joined unless it is `join`, `watch` or `collect`), then its
+ * zod schema, then the run's checks of what it means; anything refused is answered with an `error-reply`
+ * (and a `{ ok: false, error }` acknowledgement when the client asked for one) and changes nothing.
+ * Accepted events are acknowledged with `{ ok: true, … }` when a callback was given.
  */
 
 import { configFingerprint } from '@demuon/shared/checkpoint';
 import {
-  CLIENT_EVENTS,
   type ClientEventName,
   CollectSchema,
   EpochReadySchema,
@@ -31,21 +28,21 @@ import type { z } from 'zod';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import type { Member, MemberChannel } from './member';
-import { nestingDepth } from './payload-depth';
 import { Refusal, type Run } from './run';
-import type { RunRegistry } from './run-registry';
 import type { RunStateBroadcaster } from './run-state-broadcaster';
-import type { PeerSocket } from './sockets';
-import { TokenBucket } from './token-bucket';
-import { enforceUnreadBudget } from './unread-budget';
+import { type Ack, ackOf, SocketGate } from './socket-gate';
+import { DETACHED, type SessionSocket } from './sockets';
 
 /** Events a socket may send before it joined: `watch` is the read-only dashboard subscription. */
-const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch, EVENTS.collect]);
-/** Refusal messages may quote what arrived (unknown keys): a reply must not grow with the payload. */
-const MAX_MESSAGE_CHARS = 500;
+export const BEFORE_JOIN = new Set<string>([EVENTS.join, EVENTS.watch, EVENTS.collect]);
+
+/** The runs a session can address: those of this server (scaled out: those this process owns). */
+export interface RunLookup {
+  get(id: string): Run | undefined;
+}
 
 export type SessionContext = {
-  registry: RunRegistry;
+  registry: RunLookup;
   broadcaster: RunStateBroadcaster;
   limits: Limits;
   log: Logger;
@@ -55,7 +52,6 @@ export type SessionContext = {
   closing: () => boolean;
 };
 
-type Ack = (reply: unknown) => void;
 /** The handler acknowledged the event itself (join acks before the epochs go out). */
 const ACKED = Symbol('acked');
 type Outcome = Refusal | Record<string, unknown> | typeof ACKED | undefined;
@@ -64,24 +60,17 @@ export class PeerSession {
   private joined: { run: Run; member: Member } | null = null;
   /** This socket collects a run's parameters (an export); it may then signal the members it asked. */
   private collecting: { run: Run; collector: string } | null = null;
-  private readonly bucket: TokenBucket;
+  private readonly gate: SocketGate;
   private readonly watched = new Set<string>();
-  /** Events refused for the rate limit since one last got through. */
-  private rateLimited = 0;
-  private lastRateLimitedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly socket: PeerSocket,
+    private readonly socket: SessionSocket,
     private readonly ctx: SessionContext,
   ) {
-    this.bucket = new TokenBucket(ctx.limits.eventsPerSecond, ctx.limits.eventBurst, Date.now());
-    enforceUnreadBudget(socket, ctx.limits.maxUnreadBytes, ctx.log);
+    this.gate = new SocketGate(socket, ctx.limits, ctx.log);
     socket.use(([event, ...args], next) => {
       const name = String(event).slice(0, 64);
-      const refusal = this.gate(name, args);
-      if (!refusal) next();
-      else if (refusal.code !== 'rate-limited') this.refuse(refusal, name, ackOf(args));
-      else this.rateLimit(refusal, name, ackOf(args));
+      if (this.gate.admit(name, args, () => this.joinedCheck(name))) next();
     });
     this.on(EVENTS.join, JoinSchema, (join, ack) => this.join(join, ack), missingSecrets);
     this.on(EVENTS.signal, SignalSchema, ({ to, data }) => this.signal(to, data));
@@ -107,33 +96,14 @@ export class PeerSession {
     this.on(EVENTS.neighbourStatus, NeighbourStatusQuerySchema, ({ peer }) =>
       this.withMember((run, m) => run.neighbourStatus(m, peer, Date.now())),
     );
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason: string) => {
       if (this.collecting) this.collecting.run.collectors.close(this.collecting.collector);
-      if (!ctx.closing()) this.leave();
+      if (reason === DETACHED) this.detach();
+      else if (!ctx.closing()) this.leave();
     });
   }
 
-  private gate(event: string, args: unknown[]): Refusal | undefined {
-    const { eventsPerSecond, eventBurst, maxPayloadDepth } = this.ctx.limits;
-    if (!this.bucket.take(Date.now())) {
-      return new Refusal(
-        'rate-limited',
-        `over ${eventsPerSecond} events/s (burst ${eventBurst}); event dropped`,
-      );
-    }
-    // A flood is over once the socket kept within its rate for a second: events that slip through
-    // between refusals (the bucket refills) do not end it.
-    if (Date.now() - this.lastRateLimitedAt > 1000) this.rateLimited = 0;
-    if (!CLIENT_EVENTS.includes(event as ClientEventName)) {
-      return new Refusal(
-        'bad-event',
-        `unknown event '${event}'; expected one of ${CLIENT_EVENTS.join(', ')}`,
-      );
-    }
-    // Before any schema walks it (see payload-depth.ts).
-    if (args.some((arg) => nestingDepth(arg, maxPayloadDepth) > maxPayloadDepth)) {
-      return new Refusal('too-deep', `the payload nests deeper than ${maxPayloadDepth} levels`);
-    }
+  private joinedCheck(event: string): Refusal | undefined {
     const collectorSignal = event === EVENTS.signal && this.collecting !== null;
     if (!this.joined && !BEFORE_JOIN.has(event) && !collectorSignal) {
       return new Refusal('not-joined', `send '${EVENTS.join}' before '${event}'`);
@@ -157,7 +127,7 @@ export class PeerSession {
         const parsed = parsePayload(schema, event, payload);
         return parsed instanceof Refusal ? parsed : handle(parsed, ack);
       });
-      if (outcome instanceof Refusal) this.refuse(outcome, event, ack);
+      if (outcome instanceof Refusal) this.gate.refuse(outcome, event, ack);
       else if (ack && outcome !== ACKED) ack({ ok: true, ...outcome });
     });
   }
@@ -171,33 +141,6 @@ export class PeerSession {
         `'${event}' from socket ${this.socket.id} failed: ${(error as Error).stack ?? error}`,
       );
       return new Refusal('internal', `the server failed to handle '${event}'`);
-    }
-  }
-
-  /**
-   * A rate-limited event is answered while the burst may be honest; past `answeredRateLimits` in one
-   * flood (until the socket keeps within its rate for a second) it is dropped unanswered, and past
-   * `maxRateLimited` the socket is disconnected.
-   */
-  private rateLimit(refusal: Refusal, event: string, ack: Ack | undefined): void {
-    const { answeredRateLimits, maxRateLimited } = this.ctx.limits;
-    this.rateLimited++;
-    this.lastRateLimitedAt = Date.now();
-    if (this.rateLimited <= answeredRateLimits) {
-      this.refuse(refusal, event, ack);
-      return;
-    }
-    if (this.rateLimited === answeredRateLimits + 1) {
-      this.ctx.log.warn(
-        `socket ${this.socket.id}: over ${answeredRateLimits} events rate-limited in one flood; no more replies`,
-      );
-    }
-    if (this.rateLimited === maxRateLimited + 1) {
-      this.ctx.log.warn(
-        `socket ${this.socket.id}: over ${maxRateLimited} events rate-limited in one flood; disconnected`,
-      );
-      // What it was sent still goes out first; should it not read it, the unread budget drops it.
-      this.socket.disconnect(true);
     }
   }
 
@@ -282,6 +225,13 @@ export class PeerSession {
     return undefined;
   }
 
+  /** The socket's server process went away: the member keeps its place for its peer to resume elsewhere. */
+  private detach(): void {
+    const joined = this.joined;
+    this.joined = null;
+    joined?.run.detach(joined.member);
+  }
+
   private watch(runId: string): Outcome {
     const run = this.ctx.registry.get(runId);
     if (!run) return new Refusal('unknown-run', `no run "${runId}" on this server`);
@@ -322,16 +272,6 @@ export class PeerSession {
       collect: (collector) => this.socket.emit(EVENTS.collectRequest, { collector }),
     };
   }
-
-  private refuse(refusal: Refusal, event: string, ack: Ack | undefined): void {
-    const { code } = refusal;
-    const message =
-      refusal.message.length > MAX_MESSAGE_CHARS
-        ? `${refusal.message.slice(0, MAX_MESSAGE_CHARS)}…`
-        : refusal.message;
-    this.socket.emit(EVENTS.error, { code, message, event });
-    ack?.({ ok: false, error: { code, message } });
-  }
 }
 
 function parsePayload<T>(schema: z.ZodType<T> | undefined, event: string, payload: unknown): T | Refusal {
@@ -341,11 +281,6 @@ function parsePayload<T>(schema: z.ZodType<T> | undefined, event: string, payloa
   } catch (error) {
     return new Refusal('bad-event', (error as Error).message);
   }
-}
-
-function ackOf(args: unknown[]): Ack | undefined {
-  const last = args[args.length - 1];
-  return typeof last === 'function' ? (last as Ack) : undefined;
 }
 
 /**

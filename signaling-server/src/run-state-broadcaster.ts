@@ -5,7 +5,7 @@
  */
 import { EVENTS } from '@demuon/shared/protocol';
 import type { Run } from './run';
-import type { PeerSocket, SignalingIo } from './sockets';
+import type { SessionSocket, SignalingIo } from './sockets';
 
 export class RunStateBroadcaster {
   private readonly pending = new Map<string, NodeJS.Timeout>();
@@ -16,7 +16,7 @@ export class RunStateBroadcaster {
     private readonly intervalMs: number,
   ) {}
 
-  watch(socket: PeerSocket, run: Run): void {
+  watch(socket: SessionSocket, run: Run): void {
     void socket.join(room(run.id));
     socket.emit(EVENTS.runState, run.state(Date.now()));
   }

@@ -206,6 +206,13 @@ export class Run {
     return member;
   }
 
+  /** The member's socket is gone with its server process; it stays a member, away (see Member.detach). */
+  detach(member: Member): void {
+    if (this.membership.get(member.id) !== member || member.away) return;
+    member.detach();
+    this.onChange(this);
+  }
+
   leave(peer: string, now: number): void {
     if (this.membership.remove(peer, now)) this.onChange(this);
   }

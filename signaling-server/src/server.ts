@@ -24,6 +24,7 @@ import { DEFAULT_RUN, parseRunConfigs } from './run-configs';
 import { RunRegistry } from './run-registry';
 import { RunStateBroadcaster } from './run-state-broadcaster';
 import { startupBanner } from './startup-banner';
+import { enforceUnreadBudget } from './unread-budget';
 import { PublicUrls, publicBase } from './urls';
 
 export type SignalingServerOptions = {
@@ -121,7 +122,10 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     options.runStateIntervalMs ?? DEFAULT_RUN_STATE_INTERVAL_MS,
   );
   const session = { registry, broadcaster, limits, log, heartbeatMs, closing: () => closing };
-  io.on('connection', (socket) => new PeerSession(socket, session));
+  io.on('connection', (socket) => {
+    enforceUnreadBudget(socket, limits.maxUnreadBytes, log);
+    new PeerSession(socket, session);
+  });
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -4,3 +4,19 @@ import type { Server, Socket } from 'socket.io';
 
 export type SignalingIo = Server<ClientToServerEvents, ServerToClientEvents>;
 export type PeerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** Why a session's socket went away when its peer may take its place back elsewhere (see Run.detach). */
+export const DETACHED = 'server process going away';
+
+/**
+ * What a peer's session needs of its socket: a socket.io socket, or (scaled out on Redis) the stand-in
+ * for a socket held by another server process (cluster/remote-socket.ts).
+ */
+export interface SessionSocket {
+  readonly id: string;
+  use(middleware: (packet: unknown[], next: (error?: Error) => void) => void): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  emit(event: string, ...args: unknown[]): unknown;
+  join(room: string): unknown;
+  disconnect(close?: boolean): unknown;
+}
