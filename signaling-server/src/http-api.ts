@@ -17,15 +17,16 @@ import { RunConfigSchema } from '@demuon/shared/protocol';
 import { HttpError } from './http-error';
 import type { Limits } from './limits';
 import type { Logger } from './log';
+import { metricsCsv } from './metrics-store';
 import { Refusal } from './run';
-import type { RunRegistry } from './run-registry';
+import type { RunDirectory } from './run-directory';
 import { issuesText } from './run-store';
 import { sameSecret } from './secrets';
 import type { PublicUrls } from './urls';
 import { serveWebClient } from './web-client';
 
 export type HttpContext = {
-  registry: RunRegistry;
+  runs: RunDirectory;
   urls: PublicUrls;
   limits: Limits;
   log: Logger;
@@ -45,14 +46,14 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
     {
       pattern: /^\/api\/runs\/([\w-]{1,64})\/metrics\.json$/,
       methods: {
-        GET: (_req, res, id) => sendJson(res, 200, { runId: id, points: findRun(ctx, id).metrics.points() }),
+        GET: async (_req, res, id) => sendJson(res, 200, { runId: id, points: await findPoints(ctx, id) }),
       },
     },
     {
       pattern: /^\/api\/runs\/([\w-]{1,64})\/metrics\.csv$/,
       methods: {
-        GET: (_req, res, id) => {
-          const csv = findRun(ctx, id).metrics.toCsv();
+        GET: async (_req, res, id) => {
+          const csv = metricsCsv(await findPoints(ctx, id));
           res.writeHead(200, {
             'content-type': 'text/csv; charset=utf-8',
             'content-disposition': `inline; filename="${id}-metrics.csv"`,
@@ -76,7 +77,7 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
       }
       const route = routes.find((r) => r.pattern.test(path));
       if (!route) {
-        if (req.method === 'GET' && serveWebClient(path, ctx.webRoot, ctx.registry, res)) return;
+        if (req.method === 'GET' && (await serveWebClient(path, ctx.webRoot, ctx.runs, res))) return;
         throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
       }
       const handler = route.methods[req.method ?? ''];
@@ -162,22 +163,19 @@ function answerRaw(socket: Duplex, status: number, code: string, message: string
   );
 }
 
-function listRuns(ctx: HttpContext, res: ServerResponse): void {
-  sendJson(
-    res,
-    200,
-    ctx.registry.list().map((run) => run.summary()),
-  );
+async function listRuns(ctx: HttpContext, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, await ctx.runs.summaries());
 }
 
-function runState(ctx: HttpContext, res: ServerResponse, id: string): void {
-  const run = findRun(ctx, id);
-  sendJson(res, 200, { config: run.config, state: run.state(Date.now()) });
+async function runState(ctx: HttpContext, res: ServerResponse, id: string): Promise<void> {
+  const view = await ctx.runs.view(id);
+  if (!view) throw unknownRun(id);
+  sendJson(res, 200, view);
 }
 
 async function createRun(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (!bearer || !sameSecret(bearer, ctx.registry.adminToken)) {
+  if (!bearer || !sameSecret(bearer, ctx.runs.adminToken)) {
     res.setHeader('www-authenticate', 'Bearer');
     throw new HttpError(
       401,
@@ -197,22 +195,26 @@ async function createRun(ctx: HttpContext, req: IncomingMessage, res: ServerResp
   const parsed = RunConfigSchema.safeParse(json);
   if (!parsed.success)
     throw new HttpError(400, 'bad-config', `invalid run config: ${issuesText(parsed.error)}`);
-  const run = await ctx.registry.create(parsed.data, ctx.limits.maxRuns);
+  const run = await ctx.runs.create(parsed.data, ctx.limits.maxRuns);
   if (run instanceof Refusal) throw new HttpError(409, run.code, run.message);
-  const token = run.secretToken();
-  ctx.log.info(`created run "${run.id}": join ${ctx.urls.join(run.id, token)}`);
+  const { config, token } = run;
+  ctx.log.info(`created run "${config.id}": join ${ctx.urls.join(config.id, token)}`);
   sendJson(res, 201, {
-    run: run.config,
+    run: config,
     token,
-    joinUrl: ctx.urls.join(run.id, token),
-    overviewUrl: ctx.urls.overview(run.id),
+    joinUrl: ctx.urls.join(config.id, token),
+    overviewUrl: ctx.urls.overview(config.id),
   });
 }
 
-function findRun(ctx: HttpContext, id: string) {
-  const run = ctx.registry.get(id);
-  if (!run) throw new HttpError(404, 'unknown-run', `no run "${id}" on this server`);
-  return run;
+async function findPoints(ctx: HttpContext, id: string) {
+  const points = await ctx.runs.points(id);
+  if (!points) throw unknownRun(id);
+  return points;
+}
+
+function unknownRun(id: string): HttpError {
+  return new HttpError(404, 'unknown-run', `no run "${id}" on this server`);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -62,10 +62,27 @@ export type MembershipSnapshot = {
   joiners: string[];
 };
 
+/**
+ * Where a run's current membership is kept: this file store, or Redis when the server is scaled out
+ * (cluster/redis-membership.ts).
+ */
+export interface MembershipKeeper {
+  /** Where it is kept, for messages. */
+  readonly file: string;
+  /** Keeps an epoch's snapshot before any member hears of it. */
+  save(snapshot: MembershipSnapshot): void;
+  /** Keeps within a second what `snapshot` returns then (only steps moved). */
+  saveSoon(snapshot: () => MembershipSnapshot): void;
+  /** Keeps a pending change now (shutdown). */
+  flush(snapshot: () => MembershipSnapshot): void | Promise<void>;
+  /** Drops a pending change. */
+  cancel(): void;
+}
+
 /** Steps move at every report: they are written at most this often (a crash loses at most this much). */
 const STEP_SAVE_DELAY_MS = 1000;
 
-export class MembershipStore {
+export class MembershipStore implements MembershipKeeper {
   private pending: NodeJS.Timeout | undefined;
 
   constructor(

@@ -1,7 +1,8 @@
 /**
- * The metrics of one run: per peer, a bounded series in memory and, on disk, every report appended to
- * `<dataDir>/<runId>/metrics.jsonl` (one JSON object a line), from which a restarted server reloads them.
- * Points hold scalars only; the per-link statistics of a report are kept in memory for the latest report.
+ * The metrics of one run: per peer, a bounded series in memory and, in its log, every report appended as
+ * one JSON line: `<dataDir>/<runId>/metrics.jsonl` (MetricsFile), or a Redis list when the server is
+ * scaled out, from which a restarted server (or the process taking the run over) reloads them. Points
+ * hold scalars only; the per-link statistics of a report are kept in memory for the latest report.
  */
 import {
   closeSync,
@@ -34,30 +35,31 @@ export type MetricsLimits = {
 
 export const DEFAULT_METRICS_LIMITS: MetricsLimits = { maxPointsPerPeer: 10_000, maxSeries: 2048 };
 
+/** Where a run's metrics lines are kept for good: appended one at a time, read back in order. */
+export interface MetricsLog {
+  /** Named in warnings. */
+  readonly name: string;
+  append(line: string): void;
+  lines(): AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
 export class MetricsStore {
   /** Insertion order is recency order: a series is moved to the end when it gets a point. */
   private readonly series = new Map<string, MetricsPoint[]>();
   private readonly latestLinks = new Map<string, Metrics['links']>();
-  private readonly out: WriteStream;
   private largestEpoch = 0;
 
   private constructor(
-    readonly file: string,
+    private readonly out: MetricsLog,
     private readonly limits: MetricsLimits,
     private readonly log: Logger,
-  ) {
-    mkdirSync(dirname(file), { recursive: true });
-    // A crash can leave a last line without its newline; start appending on a fresh line.
-    const lastByte = existsSync(file) ? lastByteOf(file) : undefined;
-    this.out = createWriteStream(file, { flags: 'a' });
-    this.out.on('error', (error) => this.log.warn(`cannot append to ${file}: ${error.message}`));
-    if (lastByte !== undefined && lastByte !== 0x0a) this.out.write('\n');
-  }
+  ) {}
 
-  /** Opens the store of a run, reloading what its file holds; malformed lines are skipped and reported. */
-  static async open(file: string, limits: MetricsLimits, log: Logger): Promise<MetricsStore> {
-    const store = new MetricsStore(file, limits, log);
-    if (existsSync(file)) await store.reload();
+  /** Opens the store of a run, reloading what its log holds; malformed lines are skipped and reported. */
+  static async open(out: MetricsLog | string, limits: MetricsLimits, log: Logger): Promise<MetricsStore> {
+    const store = new MetricsStore(typeof out === 'string' ? new MetricsFile(out, log) : out, limits, log);
+    await store.reload();
     return store;
   }
 
@@ -71,7 +73,7 @@ export class MetricsStore {
     const point: MetricsPoint = { t, peer, ...scalars, ...timing };
     this.remember(point);
     this.latestLinks.set(peer, links);
-    this.out.write(`${JSON.stringify(point)}\n`);
+    this.out.append(JSON.stringify(point));
     return point;
   }
 
@@ -90,13 +92,12 @@ export class MetricsStore {
   }
 
   toCsv(): string {
-    const rows = this.points().map((p) => METRICS_COLUMNS.map((c) => csvField(p[c])).join(','));
-    return `${[METRICS_COLUMNS.join(','), ...rows].join('\n')}\n`;
+    return metricsCsv(this.points());
   }
 
-  /** Flushes the file. */
+  /** Flushes the log. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.out.end(resolve));
+    return this.out.close();
   }
 
   private remember(point: MetricsPoint): void {
@@ -115,14 +116,10 @@ export class MetricsStore {
   }
 
   private async reload(): Promise<void> {
-    const lines = createInterface({
-      input: createReadStream(this.file),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
     let lineNumber = 0;
     let skipped = 0;
     let firstProblem = '';
-    for await (const line of lines) {
+    for await (const line of this.out.lines()) {
       lineNumber++;
       if (line.trim() === '') continue;
       const problem = this.reloadLine(line);
@@ -132,7 +129,7 @@ export class MetricsStore {
       }
     }
     if (skipped > 0) {
-      this.log.warn(`${this.file}: skipped ${skipped} malformed line(s), first at ${firstProblem}`);
+      this.log.warn(`${this.out.name}: skipped ${skipped} malformed line(s), first at ${firstProblem}`);
     }
   }
 
@@ -151,6 +148,42 @@ export class MetricsStore {
     this.remember(parsed.data);
     return null;
   }
+}
+
+/** `<dataDir>/<runId>/metrics.jsonl`, appended to; a crash loses at most the lines being written. */
+export class MetricsFile implements MetricsLog {
+  private readonly out: WriteStream;
+
+  constructor(
+    readonly name: string,
+    log: Logger,
+  ) {
+    mkdirSync(dirname(name), { recursive: true });
+    // A crash can leave a last line without its newline; start appending on a fresh line.
+    const lastByte = existsSync(name) ? lastByteOf(name) : undefined;
+    this.out = createWriteStream(name, { flags: 'a' });
+    this.out.on('error', (error) => log.warn(`cannot append to ${name}: ${error.message}`));
+    if (lastByte !== undefined && lastByte !== 0x0a) this.out.write('\n');
+  }
+
+  append(line: string): void {
+    this.out.write(`${line}\n`);
+  }
+
+  async *lines(): AsyncIterable<string> {
+    if (!existsSync(this.name)) return;
+    yield* createInterface({ input: createReadStream(this.name), crlfDelay: Number.POSITIVE_INFINITY });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
+  }
+}
+
+/** Points as CSV with a header row. */
+export function metricsCsv(points: readonly MetricsPoint[]): string {
+  const rows = points.map((p) => METRICS_COLUMNS.map((c) => csvField(p[c])).join(','));
+  return `${[METRICS_COLUMNS.join(','), ...rows].join('\n')}\n`;
 }
 
 function csvField(value: string | number | null | undefined): string {

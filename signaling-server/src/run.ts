@@ -1,7 +1,7 @@
 /**
  * One run: its config and join token, its membership and epochs, and its metrics. Every accepted change
  * is reported through `onChange`, which feeds the watchers' snapshots and the persisted epoch counters;
- * the membership of the current epoch is persisted through its MembershipStore.
+ * the membership of the current epoch is persisted through its MembershipKeeper (a file, or Redis when scaled out).
  */
 import { formatTopologySpec } from '@demuon/shared/graph';
 import type {
@@ -18,7 +18,7 @@ import { Collectors, MAX_COLLECTORS } from './collectors';
 import { maxActivationStep } from './limits';
 import type { Member, MemberChannel, MemberInfo } from './member';
 import { Membership, type MissReport, type RelayCheck } from './membership';
-import type { MembershipSnapshot, MembershipStore } from './membership-store';
+import type { MembershipKeeper, MembershipSnapshot } from './membership-store';
 import type { MetricsStore } from './metrics-store';
 import type { StoredRun } from './run-store';
 import { sameSecret } from './secrets';
@@ -34,7 +34,7 @@ export class Refusal {
 export type RunOptions = {
   stored: StoredRun;
   metrics: MetricsStore;
-  membershipStore: MembershipStore;
+  membershipStore: MembershipKeeper;
   /** The membership stored before a restart, taken back with every member away. */
   restored?: MembershipSnapshot;
   signalGraceMs: number;
@@ -51,7 +51,7 @@ export class Run {
   readonly metrics: MetricsStore;
   private readonly token: string;
   private readonly membership: Membership;
-  private readonly membershipStore: MembershipStore;
+  private readonly membershipStore: MembershipKeeper;
   private readonly onChange: (run: Run) => void;
   readonly collectors = new Collectors();
 
@@ -113,7 +113,7 @@ export class Run {
   async close(): Promise<void> {
     this.membership.dispose();
     this.collectors.closeAll();
-    this.membershipStore.flush(() => this.membership.snapshot());
+    await this.membershipStore.flush(() => this.membership.snapshot());
     await this.metrics.close();
   }
 

@@ -21,6 +21,7 @@ import { consoleLogger, type Logger } from './log';
 import { DEFAULT_METRICS_LIMITS, type MetricsLimits } from './metrics-store';
 import { PeerSession } from './peer-session';
 import { DEFAULT_RUN, parseRunConfigs } from './run-configs';
+import { localDirectory } from './run-directory';
 import { RunRegistry } from './run-registry';
 import { RunStateBroadcaster } from './run-state-broadcaster';
 import { startupBanner } from './startup-banner';
@@ -105,7 +106,7 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
   }
 
   // The HTTP handler must exist before socket.io attaches: engine.io wraps the listeners it finds.
-  const http = { registry, limits, log, urls: new PublicUrls(''), webRoot: options.webRoot };
+  const http = { runs: localDirectory(registry), limits, log, urls: new PublicUrls(''), webRoot: options.webRoot };
   const httpServer = createServer(createHttpHandler(http));
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     maxHttpBufferSize: limits.maxMessageBytes,

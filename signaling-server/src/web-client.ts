@@ -8,7 +8,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { HttpError } from './http-error';
-import type { RunRegistry } from './run-registry';
+import type { RunDirectory } from './run-directory';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -37,13 +37,13 @@ const ISOLATION_HEADERS = {
  * Answers `path` (still percent-encoded) from the client build; false when it is neither a page nor a
  * file of the build. A path that does not decode is an HttpError (400).
  */
-export function serveWebClient(
+export async function serveWebClient(
   path: string,
   webRoot: string | undefined,
-  registry: RunRegistry,
+  runs: RunDirectory,
   res: ServerResponse,
-): boolean {
-  if (path === '/') return sendRunList(registry, res);
+): Promise<boolean> {
+  if (path === '/') return sendRunList(runs, res);
   const page = /^\/(join|runs)\/[\w-]{1,64}\/?$/.exec(path);
   const built = webRoot !== undefined && existsSync(join(webRoot, 'join.html'));
   if (page) {
@@ -98,10 +98,9 @@ function sendFile(res: ServerResponse, file: string, cacheControl: string): bool
   return true;
 }
 
-function sendRunList(registry: RunRegistry, res: ServerResponse): true {
-  const items = registry
-    .list()
-    .map((run) => `<li><a href="/runs/${run.id}">${escapeHtml(run.config.name ?? run.id)}</a></li>`)
+async function sendRunList(runs: RunDirectory, res: ServerResponse): Promise<true> {
+  const items = (await runs.summaries())
+    .map((run) => `<li><a href="/runs/${run.id}">${escapeHtml(run.name ?? run.id)}</a></li>`)
     .join('');
   return sendPage(res, 'Runs', `<ul>${items}</ul>`);
 }
