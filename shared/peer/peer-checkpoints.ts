@@ -95,7 +95,8 @@ export class PeerCheckpoints {
     const header = {
       runId: run.id,
       fingerprint: configFingerprint(run),
-      run,
+      // ICE credentials (TURN ones a server minted for this peer, expiring) are kept in no file.
+      run: { ...run, iceServers: run.iceServers.map(({ urls }) => ({ urls })) },
       step,
       ...finite(losses),
       savedAt: Date.now(),

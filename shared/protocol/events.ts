@@ -8,6 +8,7 @@ import { RobustMixingSchema } from '../gossip/robust';
 import { TopologyConfigSchema } from '../graph/spec';
 import { AlgorithmConfigSchema } from '../optim/config';
 import { WIRE_ENCODINGS, type WireEncoding } from '../tensor/codec';
+import { CANDIDATE_TYPES, LinkCandidatesSchema } from './link-route';
 import { SignalDataSchema } from './signal-data';
 
 /** Run and peer ids: short, URL- and file-name-safe. */
@@ -206,6 +207,10 @@ export const LinkStatsSchema = z
     framesSent: z.number().int().min(0).optional(),
     framesReceived: z.number().int().min(0).optional(),
     drops: z.number().int().min(0),
+    /** The selected ICE candidate pair's types, once the link is open and the WebRTC stack tells them. */
+    candidates: LinkCandidatesSchema.optional(),
+    /** routeOf(candidates): `relay` when the traffic crosses a TURN server. */
+    route: z.enum(CANDIDATE_TYPES).optional(),
   })
   .strict();
 

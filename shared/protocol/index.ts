@@ -59,6 +59,14 @@ export {
   parseFrame,
   runHash,
 } from './frame';
+export {
+  CANDIDATE_TYPES,
+  type CandidateType,
+  type LinkCandidates,
+  LinkCandidatesSchema,
+  type LinkRoute,
+  routeOf,
+} from './link-route';
 export { REFUSAL_CODES, type RefusalCode } from './refusals';
 export {
   type Ack,

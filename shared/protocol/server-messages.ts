@@ -108,6 +108,8 @@ export const MemberStateSchema = z
     latest: MetricsPointSchema.nullable(),
     /** Link statistics from the peer's latest metrics report. */
     links: z.array(LinkStatsSchema),
+    /** The signaling server process the peer's socket is connected to, when the server runs as several. */
+    server: z.string().max(200).optional(),
   })
   .strict();
 export type MemberState = z.infer<typeof MemberStateSchema>;

@@ -5,6 +5,7 @@
  * exits with status 2 and the usage; the members of every run survive a restart (see membership-store.ts).
  */
 import { parseCli, USAGE, UsageError } from './cli';
+import { describeIceServers } from './ice-servers';
 import { consoleLogger } from './log';
 import { createSignalingServer, type SignalingServerOptions } from './server';
 
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   });
   // A deployed server batches membership changes: a burst of joins becomes one epoch, not one each.
   const server = await createSignalingServer({ epochBatchMs: 50, ...options, log: consoleLogger });
+  const ice = describeIceServers(options);
+  if (ice) consoleLogger.info(ice);
   const stop = () => {
     consoleLogger.info('stopping… (runs, members and metrics are kept; peers resume after a restart)');
     server.close().then(

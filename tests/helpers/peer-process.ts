@@ -14,18 +14,27 @@ export interface PeerProcess {
 
 /**
  * Starts a peer process; `children` collects it so that the test can kill what is left. `onLine` gets each
- * whole line it prints on stdout, as it comes.
+ * whole line it prints on stdout, as it comes. `launcher` runs it through another command that execs it
+ * (e.g. `ip netns exec NS`, keeping the pid), when given.
  */
 export function startPeer(
   args: string[],
   children: ChildProcess[],
   onLine?: (line: string) => void,
+  launcher: readonly string[] = [],
 ): PeerProcess {
   // Peers of tests keep no checkpoints unless a test asks for them (in a folder of its own).
   const checkpoints = args.some((a) => a.startsWith('--checkpoints')) ? [] : ['--no-checkpoints'];
-  const child = spawn(process.execPath, ['--import', 'tsx', PEER, ...args, ...checkpoints], {
-    stdio: 'pipe',
-  });
+  const [command, ...rest] = [
+    ...launcher,
+    process.execPath,
+    '--import',
+    'tsx',
+    PEER,
+    ...args,
+    ...checkpoints,
+  ];
+  const child = spawn(command, rest, { stdio: 'pipe' });
   children.push(child);
   const peer: PeerProcess = { child, output: '', exited: new Promise((r) => child.once('exit', r)) };
   let partial = '';

@@ -1,10 +1,12 @@
 /**
  * What a peer tells about its links: bytes and frames each way, drops by reason, throughput since the last
- * report and the round-trip time, per neighbour, for the dashboards and the server's metrics.
+ * report, the round-trip time and the route (direct, through a NAT, or relayed by a TURN server), per
+ * neighbour, for the dashboards and the server's metrics.
  */
-import type { Metrics } from '@demuon/shared/protocol';
+import { type LinkCandidates, type Metrics, routeOf } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
 import type { ConnectionPool } from './connection-pool';
+import { type SelectedPair, selectedPair } from './selected-pair';
 import type { WebRtcGossipLink } from './webrtc-link';
 
 const NO_TRAFFIC = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, drops: 0 };
@@ -59,7 +61,7 @@ export class LinkReport {
       bytes.set(peer, moved);
       const before = this.previous.bytes.get(peer);
       const state = this.pool.state(peer);
-      const rttMs = state === 'open' ? await roundTripMs(this.pool.instance(peer)) : undefined;
+      const { rttMs, candidates } = state === 'open' ? await selectedPairOf(this.pool.instance(peer)) : {};
       links.push({
         peer,
         state,
@@ -70,6 +72,7 @@ export class LinkReport {
         drops: stats.drops,
         ...(before !== undefined && seconds > 0 ? { bytesPerSecond: (moved - before) / seconds } : {}),
         ...(rttMs !== undefined ? { rttMs } : {}),
+        ...(candidates ? { candidates, route: routeOf(candidates) } : {}),
       });
     }
     this.previous = { at: now, bytes };
@@ -78,26 +81,24 @@ export class LinkReport {
   }
 }
 
-/** The selected ICE candidate pair's round-trip time, when the WebRTC implementation reports it. */
-async function roundTripMs(connection: SimplePeer.Instance | undefined): Promise<number | undefined> {
-  // A browser worker's proxy carries the figure its page measured.
-  const measured = (connection as { rttMs?: number } | undefined)?.rttMs;
-  if (typeof measured === 'number') return measured;
+/** The selected ICE candidate pair's round-trip time and candidate types, as far as they are known. */
+async function selectedPairOf(connection: SimplePeer.Instance | undefined): Promise<SelectedPair> {
   // simple-peer keeps its RTCPeerConnection as `_pc`; its getStats is the standard one.
   const pc = (connection as unknown as { _pc?: RTCPeerConnection } | undefined)?._pc;
-  if (!pc?.getStats) return undefined;
+  if (!pc) {
+    // A browser worker's proxy (rtc-proxy.ts) carries what its page measured.
+    const { rttMs, candidates } = (connection ?? {}) as { rttMs?: number; candidates?: LinkCandidates };
+    return { ...(rttMs !== undefined ? { rttMs } : {}), ...(candidates ? { candidates } : {}) };
+  }
+  if (!pc.getStats) return {};
   try {
     const report = await Promise.race([
       pc.getStats(),
       new Promise<undefined>((resolve) => setTimeout(resolve, STATS_TIMEOUT_MS)),
     ]);
-    for (const stat of report?.values() ?? []) {
-      const pair = stat as { type?: string; nominated?: boolean; currentRoundTripTime?: number };
-      if (pair.type === 'candidate-pair' && pair.nominated && typeof pair.currentRoundTripTime === 'number')
-        return pair.currentRoundTripTime * 1000;
-    }
+    return report ? selectedPair(report) : {};
   } catch {
-    // No stats from this implementation: the figure is left out.
+    // No stats from this implementation: the figures are left out.
+    return {};
   }
-  return undefined;
 }

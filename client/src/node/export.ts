@@ -26,6 +26,7 @@ import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
+import { relayOnly } from '../net/ice-policy';
 import { averageOf, collectModel } from '../net/model-collector';
 import { SocketIoSignaling } from '../net/signaling-socket';
 import { CheckpointDir } from './checkpoint-dir';
@@ -38,10 +39,19 @@ const USAGE = `usage: npm run export -- --server http://HOST:PORT --run ID --out
   --out DIR          a new (or empty) folder for the model
   --peer ID          one member's parameters instead of the average of every member's
   --timeout S        seconds to wait for the members (default 60)
+  --relay-only       link with the members only through the TURN relays the server gives (its --turn)
   --checkpoint PATH  a peer's checkpoint folder (checkpoints/RUN/NAME) or file, instead of a live run`;
 
 type Flags =
-  | { kind: 'live'; server: string; run: string; out: string; peer?: string; timeoutMs: number }
+  | {
+      kind: 'live';
+      server: string;
+      run: string;
+      out: string;
+      peer?: string;
+      timeoutMs: number;
+      relayOnly: boolean;
+    }
   | { kind: 'checkpoint'; path: string; out: string };
 
 function parseFlags(argv: string[]): Flags | 'help' {
@@ -54,13 +64,14 @@ function parseFlags(argv: string[]): Flags | 'help' {
       peer: { type: 'string' },
       timeout: { type: 'string', default: '60' },
       checkpoint: { type: 'string' },
+      'relay-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
   if (!values.out) throw new UsageError('--out is required');
   if (values.checkpoint !== undefined) {
-    for (const flag of ['server', 'run', 'peer'] as const)
+    for (const flag of ['server', 'run', 'peer', 'relay-only'] as const)
       if (values[flag] !== undefined)
         throw new UsageError(`--${flag} goes with a live run, not --checkpoint`);
     return { kind: 'checkpoint', path: values.checkpoint, out: values.out };
@@ -80,6 +91,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
     out: values.out,
     ...(values.peer ? { peer: values.peer } : {}),
     timeoutMs: positiveInt('--timeout', values.timeout) * 1000,
+    relayOnly: values['relay-only'] === true,
   };
 }
 
@@ -101,12 +113,13 @@ const sizesOf = (model: GptConfig) => gptParams(model).map((p) => p.shape.reduce
 
 async function fromLiveRun(flags: Extract<Flags, { kind: 'live' }>): Promise<Taken> {
   const socket = new SocketIoSignaling(io(flags.server, { transports: ['websocket'] }));
+  const connect = (options: SimplePeer.Options) => new SimplePeer({ ...options, wrtc });
   try {
     const { run, peers, missing } = await collectModel({
       socket,
       runId: flags.run,
       ...(flags.peer ? { peer: flags.peer } : {}),
-      connect: (options) => new SimplePeer({ ...options, wrtc }),
+      connect: flags.relayOnly ? relayOnly(connect) : connect,
       tensorSizes: (run) => sizesOf(modelOf(run).model),
       timeoutMs: flags.timeoutMs,
       log: (line) => console.log(line),

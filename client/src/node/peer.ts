@@ -3,7 +3,7 @@
  * (@roamhq/wrtc) with the neighbours the signaling server assigns. Ctrl-C leaves the run cleanly.
  *
  *   npm run peer -- --server http://HOST:PORT --run ID --token T [--name NAME] [--wait-for N]
- *                   [--backend auto|cpu|webgpu] [--checkpoints DIR | --no-checkpoints]
+ *                   [--backend auto|cpu|webgpu] [--checkpoints DIR | --no-checkpoints] [--relay-only]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import SimplePeer from 'simple-peer';
 import { io } from 'socket.io-client';
 import { OrtGradientEngine, type OrtModule } from '../engine/ort-engine';
+import { describeIceServers, hasTurnRelay, relayOnly } from '../net/ice-policy';
 import { PeerRunner } from '../net/peer-runner';
 import { SocketIoSignaling } from '../net/signaling-socket';
 import { CheckpointDir } from './checkpoint-dir';
@@ -30,6 +31,8 @@ const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token
   --threads N        CPU threads per onnxruntime session (default: onnxruntime's choice, all cores)
   --checkpoints DIR  keeps this peer's checkpoints in DIR/RUN/NAME (default: checkpoints), resumes from them
   --no-checkpoints   saves no checkpoints and resumes from none
+  --relay-only       links only through the TURN relays the server gives (its --turn): every byte crosses
+                     the relay, and neighbours never see this device's addresses
   --byzantine A      robustness experiments only: gossip corrupted values, scale:FACTOR or sign-flip`;
 
 async function main(argv: string[]): Promise<void> {
@@ -46,6 +49,7 @@ async function main(argv: string[]): Promise<void> {
       byzantine: { type: 'string' },
       checkpoints: { type: 'string', default: 'checkpoints' },
       'no-checkpoints': { type: 'boolean' },
+      'relay-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +94,8 @@ async function main(argv: string[]): Promise<void> {
   if (checkpoints) console.log(`checkpoints: ${checkpoints.location}`);
 
   const socket = new SocketIoSignaling(io(server, { transports: ['websocket'] }));
+  const connect = (options: SimplePeer.Options) => new SimplePeer({ ...options, wrtc });
+  let failure: string | undefined;
   const runner = new PeerRunner({
     socket,
     runId: run.id,
@@ -99,13 +105,23 @@ async function main(argv: string[]): Promise<void> {
     engine,
     backend,
     data: { train: data.train, val: data.val, vocabSize: data.tokenizer.vocabSize },
-    connect: (options) => new SimplePeer({ ...options, wrtc }),
+    connect: values['relay-only'] ? relayOnly(connect) : connect,
     ...(attack ? { attack } : {}),
     ...(checkpoints ? { checkpoints } : {}),
     waitForPeers,
     now: () => performance.now(),
     log: (line) => console.log(line),
-    onJoined: (peer) => console.log(`joined run '${run.id}' as ${peer.peerId}`),
+    onJoined: (peer) => {
+      console.log(`joined run '${run.id}' as ${peer.peerId}`);
+      // The server's own ICE servers and TURN credentials come with the join, not with the public config.
+      console.log(`ICE servers: ${describeIceServers(peer.run.iceServers)}`);
+      if (values['relay-only'] && !hasTurnRelay(peer.run.iceServers)) {
+        failure =
+          `--relay-only, but neither the server nor run '${run.id}' gives a TURN relay, so no link can ` +
+          'open: start the server with --turn (see signaling-server/README.md), or leave out --relay-only';
+        runner.stop();
+      }
+    },
     onActivity: (activity) => {
       // Training and waits shorter than the step log are said by the step lines themselves.
       if (activity.kind !== 'training') console.log(describeActivity(activity));
@@ -127,6 +143,7 @@ async function main(argv: string[]): Promise<void> {
   socket.close();
   await engine.dispose();
   await backend.dispose();
+  if (failure) throw new Error(failure);
   process.exit(0);
 }
 

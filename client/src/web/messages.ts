@@ -6,7 +6,7 @@
  */
 import type { GptConfig } from '@demuon/shared/model';
 import type { PeerActivity, StepTiming, TimedStatus } from '@demuon/shared/peer';
-import type { Metrics, RunConfig } from '@demuon/shared/protocol';
+import type { LinkCandidates, Metrics, RunConfig } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
 
 export interface Capabilities {
@@ -76,7 +76,9 @@ export type PageToWorker =
   | { type: 'rtc-event'; id: number; event: 'error'; message: string }
   | { type: 'rtc-event'; id: number; event: 'data'; bytes: Uint8Array }
   | { type: 'rtc-event'; id: number; event: 'written'; bytes: number }
-  | { type: 'rtc-event'; id: number; event: 'rtt'; ms: number };
+  | { type: 'rtc-event'; id: number; event: 'rtt'; ms: number }
+  /** The selected ICE candidate pair's types, measured with the round-trip time. */
+  | { type: 'rtc-event'; id: number; event: 'candidates'; candidates: LinkCandidates };
 
 export type WorkerToPage =
   | { type: 'capabilities'; capabilities: Capabilities }

@@ -1,9 +1,10 @@
 /**
  * The page's side of the worker's connections: a real simple-peer (the browser's RTCPeerConnection) per
- * RemotePeer in the worker, with its events forwarded there and its round-trip time measured every few
- * seconds for the dashboard.
+ * RemotePeer in the worker, with its events forwarded there and its round-trip time and route (the
+ * selected ICE candidate pair's types) measured every few seconds for the dashboard.
  */
 import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { selectedPair } from '../net/selected-pair';
 import type { PageToWorker, WorkerToPage } from './messages';
 
 interface Hosted {
@@ -18,7 +19,7 @@ export class RtcHost {
   private readonly peers = new Map<number, Hosted>();
 
   constructor(private readonly post: (message: PageToWorker, transfer?: Transferable[]) => void) {
-    setInterval(() => void this.measureRoundTrips(), 3000);
+    setInterval(() => void this.measureSelectedPairs(), 3000);
   }
 
   /** Handles an `rtc-*` command from the worker; false when the message is not one. */
@@ -116,15 +117,15 @@ export class RtcHost {
     this.post({ type: 'rtc-event', id, event: 'close' });
   }
 
-  private async measureRoundTrips(): Promise<void> {
+  private async measureSelectedPairs(): Promise<void> {
     for (const [id, { peer }] of this.peers) {
       const pc = (peer as unknown as { _pc?: RTCPeerConnection })._pc;
       if (!pc) continue;
       const report = await pc.getStats().catch(() => null);
-      for (const stat of report?.values() ?? []) {
-        if (stat.type === 'candidate-pair' && stat.nominated && typeof stat.currentRoundTripTime === 'number')
-          this.post({ type: 'rtc-event', id, event: 'rtt', ms: stat.currentRoundTripTime * 1000 });
-      }
+      if (!report) continue;
+      const { rttMs, candidates } = selectedPair(report);
+      if (rttMs !== undefined) this.post({ type: 'rtc-event', id, event: 'rtt', ms: rttMs });
+      if (candidates) this.post({ type: 'rtc-event', id, event: 'candidates', candidates });
     }
   }
 }

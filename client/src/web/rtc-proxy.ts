@@ -4,6 +4,7 @@
  * signal, write and destroy to the page. Writes are paced by the page's acknowledgements, which come once
  * the real data channel took the frame, so backpressure reaches the worker.
  */
+import type { LinkCandidates } from '@demuon/shared/protocol';
 import type SimplePeer from 'simple-peer';
 import type { PageToWorker, WorkerToPage } from './messages';
 
@@ -21,6 +22,8 @@ export class RemotePeer {
   destroyed = false;
   /** The data channel's round-trip time as the page last measured it. */
   rttMs: number | undefined;
+  /** The selected ICE candidate pair's types as the page last measured them. */
+  candidates: LinkCandidates | undefined;
 
   constructor(
     readonly id: number,
@@ -94,6 +97,9 @@ export class RemotePeer {
         break;
       case 'rtt':
         this.rttMs = message.ms;
+        break;
+      case 'candidates':
+        this.candidates = message.candidates;
         break;
       case 'error':
         this.emit('error', new Error(message.message));

@@ -17,7 +17,7 @@
  */
 import { LineChart } from '../charts';
 import type { Capabilities, ModelSnapshot, PageToWorker, StepEvent, WorkerToPage } from '../messages';
-import { formatBytes, formatBytesPerSecond } from '../overview/format';
+import { describeRoute, formatBytes, formatBytesPerSecond } from '../overview/format';
 import { RtcHost } from '../rtc-host';
 import { SignalingHost } from '../socket-host';
 import { TryModel } from '../try-model';
@@ -131,6 +131,7 @@ function showNeighbours(links: StepEvent['links']): void {
       const cells = [
         link.peer,
         link.state,
+        link.route ?? '–',
         link.rttMs === undefined ? '–' : `${link.rttMs.toFixed(0)} ms`,
         link.bytesPerSecond === undefined ? '–' : formatBytesPerSecond(link.bytesPerSecond),
         String(link.drops),
@@ -139,6 +140,7 @@ function showNeighbours(links: StepEvent['links']): void {
         const cell = document.createElement('td');
         cell.textContent = value;
         if (i === 1) cell.className = `state-${link.state}`;
+        if (i === 2) cell.title = describeRoute(link.route);
         row.append(cell);
       }
       return row;

@@ -99,3 +99,18 @@ export class LossScale {
     return t < 0.45 ? '#1d2430' : '#ffffff';
   }
 }
+
+/** What a link's route means, for a tooltip (see LinkRoute in shared/protocol). */
+export function describeRoute(route: string | undefined): string {
+  switch (route) {
+    case 'host':
+      return 'direct: between addresses of the two devices';
+    case 'srflx':
+    case 'prflx':
+      return 'through a NAT: an address the NAT mapped (reflexive candidate)';
+    case 'relay':
+      return 'relayed: every byte crosses a TURN server';
+    default:
+      return 'not reported yet';
+  }
+}

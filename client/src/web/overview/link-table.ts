@@ -1,10 +1,11 @@
 /**
  * The links of the graph as a list (what the edges' tooltips say, readable on a phone too): one row per
  * drawn edge, `#link-table tbody tr[data-from][data-to][data-state]`, with data-failed="<reason>[, at
- * step k]" for a link a member gave up on. The summary counts links by state, and failed links, and is
+ * step k]" for a link a member gave up on, and data-route (host, srflx, prflx or relay: whether the
+ * traffic crosses a TURN server) once an end reported it. The summary counts links by state, and failed links, and is
  * always up to date; the rows are filled only while the list is open.
  */
-import { formatBytesPerSecond, formatMs } from './format';
+import { describeRoute, formatBytesPerSecond, formatMs } from './format';
 import { type GraphEdge, graphEdges, LINK_STATE_LABELS, type LinkState } from './topology-view';
 import type { RunState } from './types';
 
@@ -38,7 +39,7 @@ export class LinkTable {
     if (edges.length > MAX_ROWS) {
       const tr = document.createElement('tr');
       const td = tr.insertCell();
-      td.colSpan = 6;
+      td.colSpan = 7;
       td.textContent = `… and ${edges.length - MAX_ROWS} more`;
       rows.push(tr);
     }
@@ -51,6 +52,7 @@ function row(edge: GraphEdge): HTMLTableRowElement {
   tr.dataset.from = edge.from.peer;
   tr.dataset.to = edge.to.peer;
   tr.dataset.state = edge.health.state;
+  if (edge.health.route) tr.dataset.route = edge.health.route;
   if (edge.failed !== undefined) tr.dataset.failed = edge.failed;
   const cell = (text: string, className?: string) => {
     const td = tr.insertCell();
@@ -65,6 +67,7 @@ function row(edge: GraphEdge): HTMLTableRowElement {
   else cell(`failed: ${edge.failed}`, 'link-state failed');
   cell(formatBytesPerSecond(edge.health.bytesPerSecond));
   cell(formatMs(edge.health.rttMs));
+  cell(edge.health.route ?? '—', 'link-route').title = describeRoute(edge.health.route);
   cell(String(edge.health.drops));
   const w = (ws: number[]) => (ws.length === 0 ? '—' : ws.length === 1 ? ws[0].toFixed(3) : 'varies');
   cell(edge.both ? `${w(edge.weights)} / ${w(edge.reverseWeights)}` : w(edge.weights));

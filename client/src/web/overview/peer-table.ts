@@ -2,8 +2,11 @@
  * The table of members, one row per peer in index order, kept across updates (keyed by peer id):
  *
  *   tr[data-peer="<id>"] (class `away` while away, `selected` when chosen in the graph)
- *     td[data-field="index|peer|name|platform|backend|step|activity|epoch|train-loss|val-loss|bytes-out|
- *                    bytes-in|timing|status"]
+ *     td[data-field="index|peer|name|platform|backend|server|step|activity|epoch|train-loss|val-loss|
+ *                    bytes-out|bytes-in|timing|status"]
+ *
+ * The server column (the signaling process a member's socket is connected to) is hidden unless some
+ * member has one: a server that is one process says nothing there.
  *
  * The activity cell says what the member is doing (its heartbeat's status: "gossip · waiting for ab12
  * 4.1 s", "gradient", "barrier") with data-phase set to the phase (data-waiting="true" while others hold
@@ -23,6 +26,7 @@ export const PEER_COLUMNS = [
   ['name', 'Name'],
   ['platform', 'Platform'],
   ['backend', 'Backend'],
+  ['server', 'Server'],
   ['step', 'Step'],
   ['activity', 'Activity'],
   ['epoch', 'Epoch'],
@@ -43,6 +47,9 @@ type Row = { tr: HTMLTableRowElement; cells: Record<PeerField, HTMLTableCellElem
 
 export class PeerTable {
   private readonly tbody: HTMLTableSectionElement;
+  private readonly serverHeader: HTMLTableCellElement;
+  /** Whether the server column shows: some member has a server. */
+  private showServers = false;
   private readonly empty: HTMLTableRowElement;
   private readonly rows = new Map<string, Row>();
   private readonly wasAway = new Set<string>();
@@ -64,8 +71,11 @@ export class PeerTable {
       th.dataset.field = field;
       th.textContent = field === 'timing' ? 'Step time (ms)' : label;
       if (field === 'timing') th.title = 'gradient / optimizer / waiting, in ms';
+      if (field === 'server') th.title = 'the signaling server process the peer is connected to';
       headRow.append(th);
     }
+    this.serverHeader = headRow.querySelector('[data-field="server"]')!;
+    this.serverHeader.hidden = true;
     this.tbody = table.tBodies[0] ?? table.createTBody();
     this.empty = document.createElement('tr');
     this.empty.className = 'empty';
@@ -89,6 +99,8 @@ export class PeerTable {
   ) {
     const now = Date.now();
     const members = [...state.members].sort((a, b) => a.index - b.index);
+    this.showServers = members.some((m) => m.server !== undefined);
+    this.serverHeader.hidden = !this.showServers;
     const names = new Map(members.map((m) => [m.peer, m.name ?? m.peer]));
     this.nameOf = (peer) => names.get(peer) ?? peer;
     const seen = new Set<string>();
@@ -162,6 +174,8 @@ export class PeerTable {
     text(cells.name, m.name ?? '—');
     text(cells.platform, m.platform);
     text(cells.backend, m.backend);
+    cells.server.hidden = !this.showServers;
+    text(cells.server, m.server ?? '—');
     text(cells.step, m.step === null ? '—' : String(m.step));
     const activity = describeStatus(statusOf(m), this.nameOf);
     text(cells.activity, activity.text);

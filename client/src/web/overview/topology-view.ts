@@ -13,7 +13,7 @@
 import { describeFailure, type FailedLink, failedLinksOf } from './failed-links';
 import { formatBytesPerSecond, formatLoss, formatMs, LossScale, viridisGradient } from './format';
 import type { LatestLoss } from './history';
-import type { LinkStats, MemberState, RunState } from './types';
+import type { LinkRoute, LinkStats, MemberState, RunState } from './types';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -26,6 +26,8 @@ export type LinkHealth = {
   /** Bytes per second over the link, both directions together. */
   bytesPerSecond?: number;
   rttMs?: number;
+  /** `relay` when the traffic crosses a TURN server (see LinkRoute); absent until an end reports it. */
+  route?: LinkRoute;
 };
 
 export const LINK_STATE_LABELS: Record<LinkState, string> = {
@@ -59,7 +61,19 @@ export function linkHealth(a: MemberState | undefined, b: MemberState | undefine
     // Each end reports the traffic of the whole link, so the two are not added.
     bytesPerSecond: max(reports.map((r) => r.bytesPerSecond)),
     rttMs: max(reports.map((r) => r.rttMs)),
+    route: mostIndirect(reports.map((r) => r.route)),
   };
+}
+
+/** How far from direct a route is: the two ends of a link agree, save while its route changes. */
+const INDIRECTNESS: Record<LinkRoute, number> = { host: 0, prflx: 1, srflx: 2, relay: 3 };
+
+function mostIndirect(routes: readonly (LinkRoute | undefined)[]): LinkRoute | undefined {
+  let worst: LinkRoute | undefined;
+  for (const route of routes)
+    if (route !== undefined && (worst === undefined || INDIRECTNESS[route] > INDIRECTNESS[worst]))
+      worst = route;
+  return worst;
 }
 
 /** One drawn edge: an unordered pair, with the directions the topology uses and their weights. */
@@ -473,7 +487,7 @@ export class TopologyView {
       drawn.title.textContent = [
         `#${edge.from.index} ${arrow} #${edge.to.index}: ${LINK_STATE_LABELS[health.state]}`,
         edge.failed === undefined ? '' : `failed: ${edge.failed}`,
-        `throughput ${formatBytesPerSecond(health.bytesPerSecond)} · rtt ${formatMs(health.rttMs)} ms · drops ${health.drops}`,
+        `throughput ${formatBytesPerSecond(health.bytesPerSecond)} · rtt ${formatMs(health.rttMs)} ms · drops ${health.drops}${health.route ? ` · route ${health.route}` : ''}`,
         `weight ${weights(edge.weights)}${edge.both ? ` / ${weights(edge.reverseWeights)}` : ''}`,
       ]
         .filter(Boolean)

@@ -3,6 +3,7 @@
  * reaches the bundle, and a change of the schemas fails the type check here).
  */
 export type {
+  LinkRoute,
   MemberState,
   MetricsPoint,
   RunConfig,
