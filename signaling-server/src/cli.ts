@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ICE_FLAGS, iceServerOptions } from './ice-flags';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from './limits';
 import { readRunConfigFile } from './run-configs';
 import { RUN_FLAGS, type RunFlag, RunFlagError, runFromFlags } from './run-flags';
@@ -23,6 +24,12 @@ const SERVER_FLAGS: [string, string][] = [
     '--heartbeat-ms MS',
     `drop a peer silent for this long; peers beat every min(1 s, MS/4) (default ${DEFAULT_HEARTBEAT_TIMEOUT_MS})`,
   ],
+  [
+    '--redis URL',
+    'scale out: every process started with the same Redis URL (redis://HOST:PORT) serves the same\nruns (also $REDIS_URL); without it this one process holds everything under --data-dir',
+  ],
+  ['--process-name N', "this process's name in the overview when scaled out (default: host name and pid)"],
+  ...ICE_FLAGS,
   ['--help', 'this text'],
 ];
 
@@ -63,6 +70,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SignalingServe
     if (error instanceof RunFlagError) throw new UsageError(error.message);
     throw error;
   }
+  let ice: ReturnType<typeof iceServerOptions>;
+  try {
+    ice = iceServerOptions(values, env);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (shaped && fileRuns.some((run) => run.id === shaped.id)) {
     throw new UsageError(
       `--run-id: run "${shaped.id}" is also in ${values.config}; shape another run with --run-id ID, or set ` +
@@ -82,6 +95,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SignalingServe
       values['heartbeat-ms'] === undefined
         ? undefined
         : integer(values['heartbeat-ms'], '--heartbeat-ms', 100, 3_600_000),
+    ...redisOptions(values.redis ?? env.REDIS_URL, values['process-name']),
+    ...ice,
   };
 }
 
@@ -100,10 +115,32 @@ function parse(argv: string[]) {
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
+      redis: { type: 'string' },
+      'process-name': { type: 'string' },
+      'ice-server': { type: 'string', multiple: true },
+      turn: { type: 'string', multiple: true },
+      'turn-secret': { type: 'string' },
+      'turn-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...runFlagOptions,
     },
   });
+}
+
+function redisOptions(url: string | undefined, processName: string | undefined) {
+  if (processName !== undefined && url === undefined) {
+    throw new UsageError('--process-name names a process of a scaled-out server: give --redis URL too');
+  }
+  if (url === undefined) return {};
+  if (!/^rediss?:\/\/[^\s]+$/.test(url)) {
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${url}"`);
+  }
+  if (processName !== undefined && !/^[\w.:-]{1,64}$/.test(processName)) {
+    throw new UsageError(
+      `--process-name must be 1 to 64 letters, digits, '.', ':', '_' or '-', got "${processName}"`,
+    );
+  }
+  return { redis: url, ...(processName === undefined ? {} : { processName }) };
 }
 
 function integer(text: string, name: string, min: number, max: number): number {

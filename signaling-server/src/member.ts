@@ -10,6 +10,8 @@ export type MemberInfo = {
   name?: string;
   platform: 'browser' | 'node';
   backend: 'webgpu' | 'wasm' | 'cpu';
+  /** Scaled out: the server process that holds the member's socket (shown in the overview). */
+  server?: string;
 };
 
 /** How the server reaches a member's socket. */

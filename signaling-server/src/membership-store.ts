@@ -79,6 +79,46 @@ export interface MembershipKeeper {
   cancel(): void;
 }
 
+/**
+ * The snapshot a stored JSON text holds for a run of `steps` steps, or why it cannot be taken back. A
+ * member's step that is no step of the run is forgotten (null), with a warning naming `where`.
+ */
+export function readSnapshot(
+  text: string,
+  steps: number,
+  where: string,
+  log: Logger,
+): MembershipSnapshot | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return `not valid JSON: ${(error as Error).message}`;
+  }
+  const parsed = MembershipFileSchema.safeParse(json);
+  if (!parsed.success) return issuesText(parsed.error);
+  const { epoch, activationStep, members, joiners } = parsed.data;
+  if (activationStep > maxActivationStep(steps)) {
+    return `activation step ${activationStep} is past the run's ${steps} steps`;
+  }
+  // A step is only shown and persisted, never acted on: one that is no step of the run is forgotten.
+  const forgotten: string[] = [];
+  const stored = members.map((member) => {
+    const step = StepSchema.max(steps).nullable().safeParse(member.step);
+    if (!step.success) forgotten.push(`${member.id} (${String(JSON.stringify(member.step)).slice(0, 40)})`);
+    return { ...member, step: step.success ? step.data : null };
+  });
+  if (forgotten.length > 0) {
+    log.warn(`${where}: forgot the steps of ${forgotten.join(', ')}: not steps of a run of ${steps} steps`);
+  }
+  return { epoch, activationStep, members: stored, joiners };
+}
+
+/** The stored form of a snapshot (what readSnapshot reads). */
+export function snapshotText(snapshot: MembershipSnapshot): string {
+  return JSON.stringify({ version: 1, savedAt: Date.now(), ...snapshot });
+}
+
 /** Steps move at every report: they are written at most this often (a crash loses at most this much). */
 const STEP_SAVE_DELAY_MS = 1000;
 
@@ -96,31 +136,8 @@ export class MembershipStore implements MembershipKeeper {
    */
   load(steps: number): MembershipSnapshot | null {
     if (!existsSync(this.file)) return null;
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(this.file, 'utf8'));
-    } catch (error) {
-      return this.damaged(`not valid JSON: ${(error as Error).message}`);
-    }
-    const parsed = MembershipFileSchema.safeParse(json);
-    if (!parsed.success) return this.damaged(issuesText(parsed.error));
-    const { epoch, activationStep, members, joiners } = parsed.data;
-    if (activationStep > maxActivationStep(steps)) {
-      return this.damaged(`activation step ${activationStep} is past the run's ${steps} steps`);
-    }
-    // A step is only shown and persisted, never acted on: one that is no step of the run is forgotten.
-    const forgotten: string[] = [];
-    const stored = members.map((member) => {
-      const step = StepSchema.max(steps).nullable().safeParse(member.step);
-      if (!step.success) forgotten.push(`${member.id} (${String(JSON.stringify(member.step)).slice(0, 40)})`);
-      return { ...member, step: step.success ? step.data : null };
-    });
-    if (forgotten.length > 0) {
-      this.log.warn(
-        `${this.file}: forgot the steps of ${forgotten.join(', ')}: not steps of a run of ${steps} steps`,
-      );
-    }
-    return { epoch, activationStep, members: stored, joiners };
+    const read = readSnapshot(readFileSync(this.file, 'utf8'), steps, this.file, this.log);
+    return typeof read === 'string' ? this.damaged(read) : read;
   }
 
   /**
@@ -149,7 +166,7 @@ export class MembershipStore implements MembershipKeeper {
     clearTimeout(this.pending);
     this.pending = undefined;
     try {
-      writeFileAtomic(this.file, `${JSON.stringify({ version: 1, savedAt: Date.now(), ...snapshot })}\n`);
+      writeFileAtomic(this.file, `${snapshotText(snapshot)}\n`);
     } catch (error) {
       this.log.warn(`cannot write ${this.file}: ${(error as Error).message}`);
     }

@@ -25,6 +25,7 @@ import {
   WatchSchema,
 } from '@demuon/shared/protocol';
 import type { z } from 'zod';
+import type { PeerIceServers } from './ice-servers';
 import type { Limits } from './limits';
 import type { Logger } from './log';
 import type { Member, MemberChannel } from './member';
@@ -48,6 +49,11 @@ export type SessionContext = {
   log: Logger;
   /** How often a member should send `heartbeat` (told in the join acknowledgement). */
   heartbeatMs: number;
+  /**
+   * The server-wide ICE servers and TURN credentials each member and collector gets in its acknowledgement,
+   * with the run config; without them, the run config's own ICE servers only.
+   */
+  iceServers?: PeerIceServers;
   /** True while the server shuts down: departures then start no epochs. */
   closing: () => boolean;
 };
@@ -160,9 +166,10 @@ export class PeerSession {
     const admitted = (member: Member) => {
       this.joined = { run, member };
       const { heartbeatMs } = this.ctx;
-      ack?.({ ok: true, peerId: member.id, secret: member.revealSecret(), run: run.config, heartbeatMs });
+      const config = this.ctx.iceServers?.runFor(run.config, member.id) ?? run.config;
+      ack?.({ ok: true, peerId: member.id, secret: member.revealSecret(), run: config, heartbeatMs });
     };
-    const info = { name, platform, backend };
+    const info = { name, platform, backend, server: this.socket.serverProcess };
     const { resume } = join;
     const result = resume
       ? run.resume(resume.peerId, resume.secret, info, this.channel(), Date.now(), admitted)
@@ -215,7 +222,8 @@ export class PeerSession {
     const result = run.collect(peer, (from, data) => this.socket.emit(EVENTS.signal, { from, data }));
     if (result instanceof Refusal) return result;
     this.collecting = { run, collector: result.collector };
-    return { ok: true, collector: result.collector, run: run.config, peers: result.peers };
+    const config = this.ctx.iceServers?.runFor(run.config, result.collector) ?? run.config;
+    return { ok: true, collector: result.collector, run: config, peers: result.peers };
   }
 
   private leave(): Outcome {

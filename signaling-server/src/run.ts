@@ -396,6 +396,7 @@ export class Run {
         name: m.info.name,
         platform: m.info.platform,
         backend: m.info.backend,
+        ...(m.info.server ? { server: m.info.server } : {}),
         index,
         step: m.step,
         joinedAt: m.joinedAt,

@@ -14,7 +14,10 @@ export const DETACHED = 'server process going away';
  */
 export interface SessionSocket {
   readonly id: string;
+  /** Scaled out: the name of the server process that holds the real socket. */
+  readonly serverProcess?: string;
   use(middleware: (packet: unknown[], next: (error?: Error) => void) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: socket.io types each listener by its event map
   on(event: string, listener: (...args: any[]) => void): unknown;
   emit(event: string, ...args: unknown[]): unknown;
   join(room: string): unknown;

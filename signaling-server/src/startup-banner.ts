@@ -5,34 +5,42 @@
  */
 import { formatTopologySpec } from '@demuon/shared/graph';
 import type { RunConfig } from '@demuon/shared/protocol';
-import type { Run } from './run';
 import type { PublicUrls } from './urls';
+
+/** A run as the banner shows it; `away`: the members of its stored epoch that have not resumed yet. */
+export type BannerRun = { config: RunConfig; token: string; away?: { count: number; epoch: number } };
 
 export type BannerInput = {
   urls: PublicUrls;
   host: string;
   dataDir: string;
-  runs: readonly Run[];
+  runs: readonly BannerRun[];
   adminToken: string;
   heartbeatTimeoutMs: number;
+  /** Scaled out: this process's name (the runs, members and metrics are in Redis, not dataDir). */
+  processName?: string;
 };
 
-export function startupBanner({ urls, host, dataDir, runs, adminToken, heartbeatTimeoutMs }: BannerInput) {
-  const lines = [`signaling server on ${urls.base} (data in ${dataDir})`];
+export function startupBanner(input: BannerInput) {
+  const { urls, host, dataDir, runs, adminToken, heartbeatTimeoutMs, processName } = input;
+  const lines = [
+    processName
+      ? `signaling server process ${processName} on ${urls.base} (runs shared through Redis)`
+      : `signaling server on ${urls.base} (data in ${dataDir})`,
+  ];
   if (host === '127.0.0.1' || host === 'localhost') {
     lines.push('  reachable from this machine only: --host 0.0.0.0 lets peers on other machines join');
   }
-  for (const run of runs) {
-    lines.push('', `run "${run.id}"${run.config.name ? `: ${run.config.name}` : ''}`);
-    lines.push(`  trains:   ${describeRun(run.config)}`);
-    lines.push(`  join:     ${urls.join(run.id, run.secretToken())}`);
-    lines.push(`  overview: ${urls.overview(run.id)}`);
-    lines.push(
-      `  device:   npm run peer -- --server ${urls.base} --run ${run.id} --token=${run.secretToken()}`,
-    );
-    if (run.awayCount > 0) {
+  for (const { config, token, away } of runs) {
+    const id = config.id;
+    lines.push('', `run "${id}"${config.name ? `: ${config.name}` : ''}`);
+    lines.push(`  trains:   ${describeRun(config)}`);
+    lines.push(`  join:     ${urls.join(id, token)}`);
+    lines.push(`  overview: ${urls.overview(id)}`);
+    lines.push(`  device:   npm run peer -- --server ${urls.base} --run ${id} --token=${token}`);
+    if (away && away.count > 0) {
       lines.push(
-        `  resuming: ${run.awayCount} peer(s) of epoch ${run.committedEpoch} from before the restart; ` +
+        `  resuming: ${away.count} peer(s) of epoch ${away.epoch} from before the restart; ` +
           `those not back within ${heartbeatTimeoutMs} ms are dropped`,
       );
     }

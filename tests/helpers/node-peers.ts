@@ -7,8 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointStore } from '@demuon/shared/checkpoint';
-import { type GptConfig, gptConfig } from '@demuon/shared/model';
-import type { StepReport } from '@demuon/shared/peer';
+import { BatchSampler, planShards } from '@demuon/shared/data';
+import { makeTopology } from '@demuon/shared/graph';
+import { type GptConfig, gptConfig, initGptParams } from '@demuon/shared/model';
+import { Lockstep, type StepReport } from '@demuon/shared/peer';
 import type { Epoch, RunConfig } from '@demuon/shared/protocol';
 import wrtc from '@roamhq/wrtc';
 import * as ort from 'onnxruntime-node';
@@ -31,6 +33,8 @@ export interface JoinOptions {
   connect?: (settings: SimplePeer.Options) => SimplePeer.Instance;
   /** Another server than the environment's (e.g. one the test restarts). */
   at?: SignalingServer;
+  /** A server this process does not hold (another process, a load balancer): its URL and the run's token. */
+  remote?: { url: string; token: string };
   checkpoints?: CheckpointStore;
 }
 
@@ -44,12 +48,13 @@ export function nodePeerEnv(runs: RunConfig[], batch: number, prefix: string) {
     /** Connects a socket and joins `run`; peers joined one after another get indices in order. */
     join: async (run: RunConfig, options: JoinOptions = {}): Promise<Peer> => {
       const at = options.at ?? env.server;
-      const socket = io(at.url, { transports: ['websocket'], forceNew: true });
+      const url = options.remote?.url ?? at.url;
+      const socket = io(url, { transports: ['websocket'], forceNew: true });
       sockets.push(socket);
       const peer: Peer = await NetworkPeer.join({
         socket: new SocketIoSignaling(socket),
         runId: run.id,
-        token: at.runs.get(run.id)!.secretToken(),
+        token: options.remote?.token ?? at.runs.get(run.id)!.secretToken(),
         connect: options.connect ?? ((settings) => new SimplePeer({ ...settings, wrtc })),
         platform: 'node',
         engine: env.engine,
@@ -84,4 +89,39 @@ export function nodePeerEnv(runs: RunConfig[], batch: number, prefix: string) {
     rmSync(dataDir, { recursive: true, force: true });
   });
   return env;
+}
+
+/** Every node's final parameters when the simulator runs `run` on `nodes` nodes with the peers' seeds. */
+export async function simulatedParams(
+  env: ReturnType<typeof nodePeerEnv>,
+  run: RunConfig,
+  nodes: number,
+): Promise<Float32Array[][]> {
+  const plan = planShards(env.corpus.train, run.data, { nodes, seed: run.seed });
+  const samplers = plan.nodes.map(
+    (s) =>
+      new BatchSampler(s.documents, {
+        batchSize: run.batch,
+        context: env.model.context,
+        seed: run.seed * 1000 + s.node,
+      }),
+  );
+  const lock = new Lockstep({
+    backend: env.backend,
+    params: env.engine.params,
+    x0: initGptParams(env.model, run.seed),
+    nodes,
+    schedule: makeTopology('ring', nodes, { seed: run.seed }),
+    config: run.algorithm,
+  });
+  for (let k = 0; k < run.steps; k++) {
+    const grads = [];
+    for (const [i, params] of (await lock.allParams()).entries()) {
+      grads.push((await env.engine.lossAndGrads(params, samplers[i].next())).grads);
+    }
+    await lock.step(k, run.steps, grads);
+  }
+  const params = await lock.allParams();
+  lock.release();
+  return params;
 }

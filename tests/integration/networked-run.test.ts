@@ -5,11 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchSampler, planShards } from '@demuon/shared/data';
-import { makeTopology } from '@demuon/shared/graph';
-import { initGptParams } from '@demuon/shared/model';
 import { consensusError } from '@demuon/shared/optim';
-import { Lockstep, type StepReport } from '@demuon/shared/peer';
+import type { StepReport } from '@demuon/shared/peer';
 import {
   FRAME_HEADER_BYTES,
   MAX_FRAME_BYTES,
@@ -21,7 +18,7 @@ import SimplePeer from 'simple-peer';
 import type { Socket } from 'socket.io-client';
 import { expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { nodePeerEnv, type Peer } from '../helpers/node-peers';
+import { nodePeerEnv, type Peer, simulatedParams } from '../helpers/node-peers';
 import { until } from '../helpers/peer-process';
 
 const N = 4;
@@ -48,34 +45,8 @@ const env = nodePeerEnv([RUN, FAULT_RUN, LATE_RUN, ROGUE_RUN], RUN.batch, 'netwo
 const joinPeer = env.join;
 
 /** Every node's final parameters when the simulator runs `run` on N nodes with the peers' seeds. */
-async function simulatorParams(run: RunConfig): Promise<Float32Array[][]> {
-  const plan = planShards(env.corpus.train, run.data, { nodes: N, seed: run.seed });
-  const samplers = plan.nodes.map(
-    (s) =>
-      new BatchSampler(s.documents, {
-        batchSize: run.batch,
-        context: env.model.context,
-        seed: run.seed * 1000 + s.node,
-      }),
-  );
-  const lock = new Lockstep({
-    backend: env.backend,
-    params: env.engine.params,
-    x0: initGptParams(env.model, run.seed),
-    nodes: N,
-    schedule: makeTopology('ring', N, { seed: run.seed }),
-    config: run.algorithm,
-  });
-  for (let k = 0; k < run.steps; k++) {
-    const grads = [];
-    for (const [i, params] of (await lock.allParams()).entries()) {
-      grads.push((await env.engine.lossAndGrads(params, samplers[i].next())).grads);
-    }
-    await lock.step(k, run.steps, grads);
-  }
-  const params = await lock.allParams();
-  lock.release();
-  return params;
+function simulatorParams(run: RunConfig): Promise<Float32Array[][]> {
+  return simulatedParams(env, run, N);
 }
 
 /** The largest absolute difference between any peer's final parameters and the first peer's. */

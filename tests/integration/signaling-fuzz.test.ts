@@ -5,7 +5,8 @@
  * events with values out of range, and unknown event names. Whatever arrives, the server answers (never
  * 'internal', never silence), refuses with a code of REFUSAL_CODES everything its schema refuses, and a
  * refused event changes nothing: members, epoch, links, steps, statuses, metrics. The process survives
- * all of it (the server runs inside it). FUZZ_RUNS sets the number of cases (default 1000).
+ * all of it (the server runs inside it). FUZZ_RUNS sets the number of cases (default 1000). The same
+ * holds scaled out on Redis, where every event crosses the gateway, the bus and the owner's session.
  */
 import {
   AckSchema,
@@ -26,16 +27,19 @@ import {
   WatchSchema,
 } from '@demuon/shared/protocol';
 import fc from 'fast-check';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { Logger } from '../../signaling-server/src';
 import type { TestClient } from '../../signaling-server/testing/test-client';
 import { fuzzRuns, fuzzTimeoutMs } from '../helpers/fuzz-runs';
-import { run, runState, signalingMembers } from '../helpers/signaling-members';
+import { type RedisInstance, startRedis } from '../helpers/redis-server';
+import { RUN_ID, run, runState, signalingMembers, until } from '../helpers/signaling-members';
 import { OFFER } from '../helpers/signals';
 
 const { start, connect, members } = signalingMembers('signaling-fuzz-');
 const RUNS = fuzzRuns(1000);
+/** Scaled out, each case costs a few Redis round trips more. */
+const CLUSTER_RUNS = Math.ceil(RUNS / 3);
 
 const SCHEMAS: Record<string, z.ZodType> = {
   [EVENTS.join]: JoinSchema,
@@ -237,78 +241,101 @@ function payloads(ids: string[], secrets: string[], token: string, epoch: number
   );
 }
 
-it(
-  `answers ${RUNS} random, deep, big or malformed payloads of every event, refuses with a code, and keeps the run intact`,
-  async () => {
-    const warnings: string[] = [];
-    const log: Logger = { info() {}, warn: (line) => warnings.push(line) };
-    const server = await start({
-      heartbeatTimeoutMs: 600_000,
-      limits: { eventsPerSecond: 1e9, eventBurst: 1e9 },
-      log,
-    });
-    const { peers, epochs } = await members(server, 3);
-    // From here on no proposal is made: answers are the test's, and their refusals reach it.
-    for (const peer of peers) peer.barrier = null;
-    const stranger = await connect(server);
-    const ids = peers.map((p) => p.peerId);
-    const secrets = peers.map((p) => p.secret);
-    const { epoch } = epochs[0];
-    /** What refused input must not change: everything but the clocks. */
-    const intact = () => {
-      const state = runState(server);
-      return {
-        epoch: state.epoch,
-        activationStep: state.activationStep,
-        pending: state.pending,
-        members: state.members.map(({ peer, away, name, index, step, status, latest }) => ({
-          ...{ peer, away, name, index, step, status, latest },
-        })),
-        links: state.links,
-        failedLinks: state.failedLinks,
-        points: run(server).metrics.points().length,
+let redis: RedisInstance | undefined;
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.each([
+  { setup: 'one process', cases: RUNS, scaledOut: false },
+  { setup: 'scaled out on Redis', cases: CLUSTER_RUNS, scaledOut: true },
+])('$setup', ({ cases, scaledOut }) => {
+  beforeAll(async () => {
+    if (scaledOut) redis ??= await startRedis();
+  });
+
+  it(
+    `answers ${cases} random, deep, big or malformed payloads of every event, refuses with a code, and keeps the run intact`,
+    async () => {
+      const warnings: string[] = [];
+      const log: Logger = { info() {}, warn: (line) => warnings.push(line) };
+      const server = await start({
+        heartbeatTimeoutMs: 600_000,
+        limits: { eventsPerSecond: 1e9, eventBurst: 1e9 },
+        log,
+        ...(scaledOut ? { redis: redis!.url, processName: `fuzz-${Date.now()}` } : {}),
+      });
+      if (scaledOut) {
+        // The process takes the run up with the first socket that needs it (here: a watcher).
+        await (await connect(server)).request(EVENTS.watch, { runId: RUN_ID });
+        await until('the process to own the run', () => server.runs.get(RUN_ID) !== undefined);
+      }
+      const { peers, epochs } = await members(server, 3);
+      // From here on no proposal is made: answers are the test's, and their refusals reach it.
+      for (const peer of peers) peer.barrier = null;
+      const stranger = await connect(server);
+      const ids = peers.map((p) => p.peerId);
+      const secrets = peers.map((p) => p.secret);
+      const { epoch } = epochs[0];
+      /** What refused input must not change: everything but the clocks. */
+      const intact = () => {
+        const state = runState(server);
+        return {
+          epoch: state.epoch,
+          activationStep: state.activationStep,
+          pending: state.pending,
+          members: state.members.map(({ peer, away, name, index, step, status, latest }) => ({
+            ...{ peer, away, name, index, step, status, latest },
+          })),
+          links: state.links,
+          failedLinks: state.failedLinks,
+          points: run(server).metrics.points().length,
+        };
       };
-    };
-    const membership = () => {
-      const { epoch, pending, members, links } = intact();
-      return { epoch, pending, members: members.map((m) => m.peer), links };
-    };
-    const unchangedMembership = membership();
+      const membership = () => {
+        const { epoch, pending, members, links } = intact();
+        return { epoch, pending, members: members.map((m) => m.peer), links };
+      };
+      const unchangedMembership = membership();
 
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(3),
-        payloads(ids, secrets, run(server).secretToken(), epoch),
-        async (sender, [event, payload]) => {
-          // A member's valid `leave` would end the run for this test: leaving is tried by the stranger.
-          const client: TestClient = sender === 3 || event === EVENTS.leave ? stranger : peers[sender];
-          const before = intact();
-          const reply = AckSchema.parse(await client.request(event, payload));
-          // What the server parsed is what arrived: the payload after socket.io's JSON encoding.
-          const arrived = JSON.parse(JSON.stringify([payload ?? null]))[0];
-          const schema = SCHEMAS[event];
-          if (!CLIENT_EVENTS.includes(event) || (schema && !schema.safeParse(arrived).success)) {
-            expect(reply.ok, `${event} ${JSON.stringify(arrived)?.slice(0, 200)}`).toBe(false);
-          }
-          if (!reply.ok) {
-            expect(REFUSAL_CODES).toContain(reply.error.code);
-            expect(reply.error.code).not.toBe('internal');
-            expect(await client.error()).toMatchObject({ code: reply.error.code, event: event.slice(0, 64) });
-            expect(intact()).toEqual(before);
-          }
-          expect(membership()).toEqual(unchangedMembership);
-        },
-      ),
-      { numRuns: RUNS },
-    );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat(3),
+          payloads(ids, secrets, run(server).secretToken(), epoch),
+          async (sender, [event, payload]) => {
+            // A member's valid `leave` would end the run for this test: leaving is tried by the stranger.
+            const client: TestClient = sender === 3 || event === EVENTS.leave ? stranger : peers[sender];
+            const before = intact();
+            const reply = AckSchema.parse(await client.request(event, payload));
+            // What the server parsed is what arrived: the payload after socket.io's JSON encoding.
+            const arrived = JSON.parse(JSON.stringify([payload ?? null]))[0];
+            const schema = SCHEMAS[event];
+            if (!CLIENT_EVENTS.includes(event) || (schema && !schema.safeParse(arrived).success)) {
+              expect(reply.ok, `${event} ${JSON.stringify(arrived)?.slice(0, 200)}`).toBe(false);
+            }
+            if (!reply.ok) {
+              expect(REFUSAL_CODES).toContain(reply.error.code);
+              expect(reply.error.code).not.toBe('internal');
+              expect(await client.error()).toMatchObject({
+                code: reply.error.code,
+                event: event.slice(0, 64),
+              });
+              expect(intact()).toEqual(before);
+            }
+            expect(membership()).toEqual(unchangedMembership);
+          },
+        ),
+        { numRuns: cases },
+      );
 
-    expect(warnings).toEqual([]);
-    expect(RunStateSchema.safeParse(run(server).state(Date.now())).success).toBe(true);
-    for (const peer of peers) expect(peer.drain(EVENTS.evicted)).toEqual([]);
-    // Still serving: neighbours signal each other.
-    peers[1].drain(EVENTS.signal);
-    expect(await peers[0].request(EVENTS.signal, { to: ids[1], data: OFFER })).toEqual({ ok: true });
-    expect(await peers[1].next(EVENTS.signal)).toEqual({ from: ids[0], data: OFFER });
-  },
-  fuzzTimeoutMs(RUNS, 30),
-);
+      expect(warnings).toEqual([]);
+      expect(RunStateSchema.safeParse(run(server).state(Date.now())).success).toBe(true);
+      for (const peer of peers) expect(peer.drain(EVENTS.evicted)).toEqual([]);
+      // Still serving: neighbours signal each other.
+      peers[1].drain(EVENTS.signal);
+      expect(await peers[0].request(EVENTS.signal, { to: ids[1], data: OFFER })).toEqual({ ok: true });
+      expect(await peers[1].next(EVENTS.signal)).toEqual({ from: ids[0], data: OFFER });
+    },
+    fuzzTimeoutMs(cases, 30),
+  );
+});
