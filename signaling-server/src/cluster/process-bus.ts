@@ -7,31 +7,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
+import { type BusMessage, BusMessageSchema } from './bus-messages';
 import { processChannel } from './redis-state';
 
-/** A socket's event, for the run's owner. `ack` numbers the acknowledgement the client asked for. */
-export type EventMessage = {
-  kind: 'event';
-  from: string;
-  socket: string;
-  run: string;
-  event: string;
-  args: unknown[];
-  ack: number | null;
-};
-
-export type BusMessage =
-  | EventMessage
-  /** The socket is gone; `detached` when its process is going away (its peer resumes elsewhere). */
-  | { kind: 'gone'; from: string; socket: string; run: string; detached: boolean }
-  | { kind: 'emit'; socket: string; event: string; args: unknown[] }
-  | { kind: 'ack'; socket: string; ack: number; reply: unknown }
-  | { kind: 'join-room'; socket: string; room: string }
-  | { kind: 'disconnect'; socket: string }
-  /** The receiver does not own the run (any more): send the event to the current owner. */
-  | { kind: 'not-owner'; message: EventMessage }
-  /** The owner has no session for this socket (it took the run over): the peer must resume. */
-  | { kind: 'resync'; message: EventMessage };
+export type { BusMessage, EventMessage } from './bus-messages';
 
 export class ProcessBus {
   private constructor(
@@ -50,13 +29,19 @@ export class ProcessBus {
     const subscriber = publisher.duplicate();
     subscriber.on('error', () => {});
     subscriber.on('message', (_channel: string, text: string) => {
-      let message: BusMessage;
+      let json: unknown;
       try {
-        message = JSON.parse(text) as BusMessage;
+        json = JSON.parse(text);
       } catch (error) {
         log.warn(`process bus: a message that is not JSON was dropped: ${(error as Error).message}`);
         return;
       }
+      const parsed = BusMessageSchema.safeParse(json);
+      if (!parsed.success) {
+        log.warn(`process bus: a malformed message was dropped: ${parsed.error.issues[0]?.message}`);
+        return;
+      }
+      const message = parsed.data;
       try {
         deliver(message);
       } catch (error) {

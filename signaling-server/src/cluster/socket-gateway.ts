@@ -186,9 +186,9 @@ export class SocketGateway {
   }
 
   private async resend(message: EventMessage): Promise<void> {
-    const attempt = ((message as { attempt?: number }).attempt ?? 1) + 1;
+    const attempt = (message.attempt ?? 1) + 1;
     if (attempt > MAX_ATTEMPTS) return;
-    await this.toOwner(message.run, { ...message, attempt } as EventMessage, attempt).catch(() => {});
+    await this.toOwner(message.run, { ...message, attempt }, attempt).catch(() => {});
   }
 
   private async ownerOf(run: string): Promise<string | undefined> {
