@@ -169,7 +169,7 @@ export class OwnedRuns implements RunLookup {
     const claimed = from ? await state.takeFrom(id, from, me, leaseMs) : await state.claim(id, me, leaseMs);
     if (!claimed) return false;
     const epochs = await state.epochs(id);
-    const outbox = new Outbox(log);
+    const outbox = new Outbox(log, () => this.holds(id));
     const metrics = await MetricsStore.open(
       new SharedMetricsLog(state, id, log),
       this.options.metricsLimits,
@@ -222,6 +222,25 @@ export class OwnedRuns implements RunLookup {
       return undefined;
     }
     return snapshot.epoch >= committed ? snapshot : undefined;
+  }
+
+  /**
+   * Whether this process may still speak for run `id`: at once when its lease was renewed within half
+   * of it, else after renewing it (a process just thawed finds out here that another took the run).
+   */
+  private holds(id: string): boolean | Promise<boolean> {
+    const owned = this.owned.get(id);
+    if (!owned) return false;
+    if (Date.now() - owned.renewedAt < this.options.leaseMs / 2) return true;
+    const { state, me, leaseMs } = this.options;
+    return state.claim(id, me, leaseMs, owned.run.epochNumber).then(
+      (held) => {
+        if (held) owned.renewedAt = Date.now();
+        else this.stepDown(id);
+        return held;
+      },
+      () => Date.now() - owned.renewedAt < leaseMs,
+    );
   }
 
   /** Renews every lease; one another process holds now, or not renewed within the lease, is given up. */

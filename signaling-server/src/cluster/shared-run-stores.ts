@@ -14,13 +14,18 @@ const STEP_SAVE_DELAY_MS = 1000;
 
 /**
  * Runs writes and deliveries one after another, in the order they were handed in. A write that finds
- * the lease lost closes the outbox: nothing after it goes out.
+ * the lease lost closes the outbox: nothing after it goes out. So does a delivery that finds it lost:
+ * `holds` says whether the lease still holds (at once when it was renewed lately, else by renewing it),
+ * so that a process thawed after its lease ran out sends nothing its timers made meanwhile.
  */
 export class Outbox {
   private tail: Promise<void> = Promise.resolve();
   private open = true;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly holds: () => boolean | Promise<boolean>,
+  ) {}
 
   /** `write` resolves false when this process may no longer speak for the run. */
   write(write: () => Promise<boolean>): void {
@@ -30,7 +35,8 @@ export class Outbox {
   }
 
   deliver(deliver: () => void): void {
-    this.tail = this.tail.then(() => {
+    this.tail = this.tail.then(async () => {
+      if (this.open && !(await this.holds())) this.open = false;
       if (!this.open) return;
       try {
         deliver();
