@@ -210,10 +210,13 @@ function rogue(connection: SimplePeer.Instance): SimplePeer.Instance {
 
 it('a neighbour sending malformed, oversized, NaN, foreign and stale frames is contained', async () => {
   const group: Peer[] = [];
+  // What the peers said, for the failure message: a round that gave up on a neighbour names it.
+  const logs: string[] = [];
   for (let i = 0; i < N; i++) {
     group.push(
       await joinPeer(ROGUE_RUN, {
         waitForPeers: N,
+        log: (line) => logs.push(`peer ${i}: ${line}`),
         ...(i === 0 ? { connect: (settings) => rogue(new SimplePeer({ ...settings, wrtc })) } : {}),
       }),
     );
@@ -229,7 +232,9 @@ it('a neighbour sending malformed, oversized, NaN, foreign and stale frames is c
   expect(group[2].droppedFrames()).toEqual({});
   // Nothing of it reached the optimizer: every peer ends exactly where the simulator does.
   const simulated = await simulatorParams(ROGUE_RUN);
-  for (const [i, peer] of group.entries()) expect(peer.finalParams).toEqual(simulated[i]);
+  for (const [i, peer] of group.entries()) {
+    expect(peer.finalParams, `peer ${i}; the peers said:\n${logs.join('\n')}`).toEqual(simulated[i]);
+  }
 });
 
 it('the signaling server restarted mid-run: peers train on, take back their places, nothing is lost', async () => {
