@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { StepTiming } from '@demuon/shared/peer';
+import { type RunConfig, RunConfigSchema } from '@demuon/shared/protocol';
 
 const PEER = fileURLToPath(new URL('../../client/src/node/peer.ts', import.meta.url));
 
@@ -96,4 +97,18 @@ export function runExport(args: string[]): Promise<{ code: number | null; output
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
+/** A run for peer processes: the tiny GPT on a complete graph, with steps enough to train until stopped. */
+export function endlessTinyRun(id: string): RunConfig {
+  return RunConfigSchema.parse({
+    id,
+    model: { preset: 'tiny', vocab: 512 },
+    topology: 'complete',
+    algorithm: { name: 'demuon', lr: { eta: 0.05 } },
+    steps: 100_000,
+    batch: 4,
+    evalEvery: 1000,
+    evalBatches: 1,
+  });
 }

@@ -69,6 +69,22 @@ async function connect(server: SignalingServer): Promise<TestClient> {
   return client;
 }
 
+/** New sockets to `server` that resume the places of `previous` (whose sockets are gone): each gets its id back. */
+async function resumeThrough(
+  server: SignalingServer,
+  previous: TestClient[],
+  token: string,
+): Promise<TestClient[]> {
+  const back = await Promise.all(previous.map(() => connect(server)));
+  const acks = await Promise.all(
+    back.map((client, i) =>
+      client.join('shared', token, { resume: { peerId: previous[i].peerId, secret: previous[i].secret } }),
+    ),
+  );
+  expect(acks.map((a) => a.peerId)).toEqual(previous.map((p) => p.peerId));
+  return back;
+}
+
 /** Polls `read` until `done` holds for what it returns; fails after 10 s naming `what`. */
 async function eventually<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   const deadline = Date.now() + 10_000;
@@ -172,13 +188,7 @@ describe('a run served by three processes on one Redis', () => {
     await p1.close();
     servers.splice(servers.indexOf(p1), 1);
     const moved = [peers[1], peers[2]];
-    const back = await Promise.all(moved.map(() => connect(p0)));
-    const acks = await Promise.all(
-      back.map((client, i) =>
-        client.join('shared', token, { resume: { peerId: moved[i].peerId, secret: moved[i].secret } }),
-      ),
-    );
-    expect(acks.map((a) => a.peerId)).toEqual(moved.map((m) => m.peerId));
+    const back = await resumeThrough(p0, moved, token);
     // Each got the epoch it had back, and nobody got a new one.
     const again = await Promise.all(back.map((client) => client.epoch(epoch)));
     for (const e of again) expect(e.epoch).toBe(epoch);
@@ -208,12 +218,7 @@ describe('a run served by three processes on one Redis', () => {
     servers.splice(servers.indexOf(p0), 1);
     // p0's peers come back through p1, which takes the run over from what p0 stored.
     const moved = [peers[0], peers[2]];
-    const back = await Promise.all(moved.map(() => connect(p1)));
-    await Promise.all(
-      back.map((client, i) =>
-        client.join('shared', token, { resume: { peerId: moved[i].peerId, secret: moved[i].secret } }),
-      ),
-    );
+    await resumeThrough(p1, moved, token);
     // p1's own peers learn that the run's new owner has no session for them: they are made to reconnect.
     const stayed = [peers[1], peers[3]];
     await Promise.all(
@@ -223,12 +228,7 @@ describe('a run served by three processes on one Redis', () => {
         return gone;
       }),
     );
-    const rejoined = await Promise.all(stayed.map(() => connect(p1)));
-    await Promise.all(
-      rejoined.map((client, i) =>
-        client.join('shared', token, { resume: { peerId: stayed[i].peerId, secret: stayed[i].secret } }),
-      ),
-    );
+    await resumeThrough(p1, stayed, token);
     const state = await eventually(
       'all four back on p1 in the same epoch',
       () => stateFrom(p1, 'shared'),

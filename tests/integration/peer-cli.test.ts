@@ -7,21 +7,11 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { startPeer as startPeerProcess, until } from '../helpers/peer-process';
+import { endlessTinyRun, startPeer as startPeerProcess, until } from '../helpers/peer-process';
 
-const RUN = RunConfigSchema.parse({
-  id: 'cli',
-  model: { preset: 'tiny', vocab: 512 },
-  topology: 'complete',
-  algorithm: { name: 'demuon', lr: { eta: 0.05 } },
-  steps: 100_000,
-  batch: 4,
-  evalEvery: 1000,
-  evalBatches: 1,
-});
+const RUN = endlessTinyRun('cli');
 
 let server: SignalingServer;
 let dataDir: string;

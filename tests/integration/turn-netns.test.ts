@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MemberState, RunConfigSchema, RunStateSchema } from '@demuon/shared/protocol';
+import { type MemberState, RunStateSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import {
@@ -21,19 +21,10 @@ import {
   tcpListener,
   tcpProbe,
 } from '../helpers/netns';
-import { startPeer, tail, until } from '../helpers/peer-process';
+import { endlessTinyRun, startPeer, tail, until } from '../helpers/peer-process';
 import { startTurnServer, type TurnServer } from '../helpers/turn-server';
 
-const RUN = RunConfigSchema.parse({
-  id: 'netns',
-  model: { preset: 'tiny', vocab: 512 },
-  topology: 'complete',
-  algorithm: { name: 'demuon', lr: { eta: 0.05 } },
-  steps: 100_000,
-  batch: 4,
-  evalEvery: 1000,
-  evalBatches: 1,
-});
+const RUN = endlessTinyRun('netns');
 /** How long a direct connection gets to show it goes nowhere: two SYN retransmissions. */
 const PROBE_MS = 3000;
 

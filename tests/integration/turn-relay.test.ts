@@ -10,22 +10,13 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MemberState, RunConfigSchema, RunStateSchema } from '@demuon/shared/protocol';
+import { type MemberState, RunStateSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { type PeerProcess, startPeer, tail, until } from '../helpers/peer-process';
+import { endlessTinyRun, type PeerProcess, startPeer, tail, until } from '../helpers/peer-process';
 import { startTurnServer, type TurnServer } from '../helpers/turn-server';
 
-const RUN = RunConfigSchema.parse({
-  id: 'relay',
-  model: { preset: 'tiny', vocab: 512 },
-  topology: 'complete',
-  algorithm: { name: 'demuon', lr: { eta: 0.05 } },
-  steps: 100_000,
-  batch: 4,
-  evalEvery: 1000,
-  evalBatches: 1,
-});
+const RUN = endlessTinyRun('relay');
 const TTL_SECONDS = 600;
 
 let turn: TurnServer;
