@@ -6,28 +6,22 @@
  * members away until their peers resume. A process that loses a lease (frozen past it) steps down.
  */
 import { EVENTS } from '@demuon/shared/protocol';
-import type { Logger } from '../log';
 import { readSnapshot } from '../membership-store';
-import { type MetricsLimits, MetricsStore } from '../metrics-store';
+import { MetricsStore } from '../metrics-store';
 import { BEFORE_JOIN, PeerSession, type RunLookup, type SessionContext } from '../peer-session';
 import { Run } from '../run';
+import type { RegistryOptions } from '../run-registry';
 import { DETACHED } from '../sockets';
 import type { BusMessage, EventMessage, ProcessBus } from './process-bus';
 import type { SharedState } from './redis-state';
 import { RemoteSocket } from './remote-socket';
 import { Outbox, SharedMembership, SharedMetricsLog } from './shared-run-stores';
 
-export type OwnedRunsOptions = {
+/** What every run is made with (as a single server's registry makes them), and this process's lease. */
+export type OwnedRunsOptions = Omit<RegistryOptions, 'dataDir' | 'adminToken'> & {
   me: string;
   state: SharedState;
   leaseMs: number;
-  log: Logger;
-  signalGraceMs: number;
-  epochBatchMs: number;
-  proposalTimeoutMs: number;
-  suspicionMs: number;
-  metricsLimits: MetricsLimits;
-  onChange: (run: Run) => void;
 };
 
 type OwnedRun = {
