@@ -8,7 +8,13 @@
  * changes batched over --batch-ms. Bounded in peers, rounds and
  * time (--deadline-s); prints a table and writes docs/bench/signaling-load.{md,json}.
  *
+ * Then the scale-out comparison (signaling-scale-out.ts): --clients clients against one server process,
+ * then against --processes processes on one Redis, side by side; writes docs/bench/signaling-scale-out.
+ * {md,json}. `--only load` or `--only scale-out` runs one part.
+ *
  *   npm run bench:signaling [-- --peers 500 --concurrency 50 --bursts 10 --steady-rate 1000 --batch-ms 50]
+ *   npm run bench:signaling -- --only scale-out [--clients 3000 --processes 3 --max-peers 1000
+ *     --heartbeat-ms 10000 --hold-s 5]
  *
  * All clients share this one process, so latencies include its event loop: they bound the server's from
  * above.
@@ -23,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { type Epoch, type EpochProposal, EVENTS } from '@demuon/shared/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
+import { scaleOutComparison } from './signaling-scale-out';
 
 const RUN_ID = 'load';
 
@@ -113,7 +120,13 @@ async function bench(): Promise<void> {
       'steady-rate': { type: 'string', default: '1000' },
       'steady-s': { type: 'string', default: '3' },
       'batch-ms': { type: 'string', default: '50' },
-      'deadline-s': { type: 'string', default: '300' },
+      only: { type: 'string' },
+      clients: { type: 'string', default: '3000' },
+      processes: { type: 'string', default: '3' },
+      'max-peers': { type: 'string', default: '1000' },
+      'heartbeat-ms': { type: 'string', default: '10000' },
+      'hold-s': { type: 'string', default: '5' },
+      'deadline-s': { type: 'string', default: '1200' },
       out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), '../../docs/bench') },
     },
   });
@@ -125,11 +138,33 @@ async function bench(): Promise<void> {
     steadyS: positive(values['steady-s'], '--steady-s'),
   };
   const batchMs = positive(values['batch-ms'], '--batch-ms');
+  if (values.only !== undefined && values.only !== 'load' && values.only !== 'scale-out') {
+    throw new Error(`--only must be load or scale-out, got "${values.only}"`);
+  }
+  const maxPeersPerRun = positive(values['max-peers'], '--max-peers');
+  if (maxPeersPerRun > 1024) throw new Error(`--max-peers must be at most 1024 (a run's limit)`);
+  const scaleOut = {
+    clients: positive(values.clients, '--clients'),
+    processes: positive(values.processes, '--processes'),
+    maxPeersPerRun,
+    concurrency: settings.concurrency,
+    heartbeatTimeoutMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
+    holdS: positive(values['hold-s'], '--hold-s'),
+    steadyRate: settings.steadyRate,
+    steadyS: settings.steadyS,
+    bursts: settings.bursts,
+  };
   setTimeout(() => {
     console.error(`signaling-load: not done within ${values['deadline-s']} s, stopping`);
     process.exit(1);
   }, positive(values['deadline-s'], '--deadline-s') * 1000).unref();
 
+  if (values.only !== 'scale-out') await loadPart(settings, batchMs, values.out);
+  if (values.only !== 'load') await scaleOutComparison(scaleOut, values.out);
+  process.exit(0);
+}
+
+async function loadPart(settings: Settings, batchMs: number, out: string): Promise<void> {
   const loadBefore = loadavg()[0];
   console.log(`${settings.peers} clients, ${cpus().length} cores, load ${loadBefore.toFixed(1)}`);
   const modes: Measurement[] = [];
@@ -148,11 +183,10 @@ async function bench(): Promise<void> {
   };
   const markdown = toMarkdown(report);
   console.log(`\n${markdown}`);
-  mkdirSync(values.out, { recursive: true });
-  writeFileSync(join(values.out, 'signaling-load.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(values.out, 'signaling-load.md'), markdown);
-  console.log(`wrote ${join(values.out, 'signaling-load.{md,json}')}`);
-  process.exit(0);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'signaling-load.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(out, 'signaling-load.md'), markdown);
+  console.log(`wrote ${join(out, 'signaling-load.{md,json}')}`);
 }
 
 type Peer = { socket: Socket; id: string; epoch?: Epoch; epochsReceived: number };

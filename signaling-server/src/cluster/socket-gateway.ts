@@ -89,12 +89,23 @@ export class SocketGateway {
     });
     socket.on('disconnect', () => {
       this.held.delete(socket.id);
-      for (const run of held.runs) {
-        const gone = { kind: 'gone', from: this.me, socket: socket.id, run, detached: this.closing } as const;
-        const sent = this.toOwner(run, gone).catch(() => {});
-        this.goneSent.add(sent);
-        void sent.finally(() => this.goneSent.delete(sent));
-      }
+      // After the events still on their way: a join must not reach its owner after the socket's end.
+      const sent = held.queue.then(() =>
+        Promise.all(
+          [...held.runs].map((run) => {
+            const gone = {
+              kind: 'gone',
+              from: this.me,
+              socket: socket.id,
+              run,
+              detached: this.closing,
+            } as const;
+            return this.toOwner(run, gone).catch(() => {});
+          }),
+        ).then(() => {}),
+      );
+      this.goneSent.add(sent);
+      void sent.finally(() => this.goneSent.delete(sent));
     });
   }
 
