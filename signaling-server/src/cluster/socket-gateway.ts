@@ -27,8 +27,12 @@ const MAX_PENDING_ACKS = 256;
 type HeldSocket = {
   socket: PeerSocket;
   gate: SocketGate;
-  /** The run of the socket's last `join`, and of its last `collect`. */
-  memberRun?: string;
+  /**
+   * The run the socket is a member of (its join was acknowledged, and it has not left nor been evicted),
+   * with its peer id; the run of its last join while none; the run of its last `collect`.
+   */
+  member?: { run: string; peer: string };
+  joining?: string;
   collectRun?: string;
   /** Every run the socket addressed: their owners hear when it is gone. */
   runs: Set<string>;
@@ -112,12 +116,12 @@ export class SocketGateway {
   /** A message for this process as a gateway (the owner's side goes to OwnedRuns). */
   deliver(message: BusMessage): void {
     switch (message.kind) {
-      case 'emit':
-        (this.held.get(message.socket)?.socket as SessionSocket | undefined)?.emit(
-          message.event,
-          ...message.args,
-        );
+      case 'emit': {
+        const held = this.held.get(message.socket);
+        if (held && message.event === EVENTS.evicted) held.member = undefined;
+        (held?.socket as SessionSocket | undefined)?.emit(message.event, ...message.args);
         return;
+      }
       case 'ack': {
         const held = this.held.get(message.socket);
         held?.acks.get(message.ack)?.(message.reply);
@@ -150,10 +154,11 @@ export class SocketGateway {
     const run = await this.runOf(held, event, data[0]);
     if (run instanceof Refusal) return held.gate.refuse(run, event, ack);
     held.runs.add(run);
+    if (event === EVENTS.leave) held.member = undefined;
     let ackId: number | null = null;
     if (ack) {
       ackId = this.nextAck++;
-      held.acks.set(ackId, ack);
+      held.acks.set(ackId, event === EVENTS.join ? this.joinAck(held, run, ack) : ack);
       if (held.acks.size > MAX_PENDING_ACKS) held.acks.delete(held.acks.keys().next().value!);
     }
     const message: EventMessage = {
@@ -171,7 +176,7 @@ export class SocketGateway {
   /** The run an event is about, or why it has none. */
   private async runOf(held: HeldSocket, event: string, payload: unknown): Promise<string | Refusal> {
     if (!BEFORE_JOIN.has(event)) {
-      const run = held.memberRun ?? (event === EVENTS.signal ? held.collectRun : undefined);
+      const run = held.member?.run ?? held.joining ?? (event === EVENTS.signal ? held.collectRun : undefined);
       return run ?? new Refusal('not-joined', `send '${EVENTS.join}' before '${event}'`);
     }
     const runId = (payload as { runId?: unknown } | null | undefined)?.runId;
@@ -179,10 +184,23 @@ export class SocketGateway {
       return new Refusal('bad-event', `'${event}' needs a runId: letters, digits, '-' or '_', at most 64`);
     }
     const id = runId as string;
+    // A member joins another run only after leaving its own, as with one process.
+    if (event === EVENTS.join && held.member && held.member.run !== id) {
+      return new Refusal('already-joined', `this socket is peer ${held.member.peer}; send 'leave' first`);
+    }
     if (!(await this.state.run(id))) return new Refusal('unknown-run', `no run "${id}" on this server`);
-    if (event === EVENTS.join) held.memberRun = id;
+    if (event === EVENTS.join) held.joining = id;
     if (event === EVENTS.collect) held.collectRun = id;
     return id;
+  }
+
+  /** A join's acknowledgement, which makes the socket a member of `run` when it says ok. */
+  private joinAck(held: HeldSocket, run: string, ack: Ack): Ack {
+    return (reply) => {
+      const { ok, peerId } = (reply ?? {}) as { ok?: unknown; peerId?: unknown };
+      if (ok === true && typeof peerId === 'string') held.member = { run, peer: peerId };
+      ack(reply);
+    };
   }
 
   private async toOwner(run: string, message: BusMessage, attempt = 1): Promise<void> {
@@ -219,7 +237,7 @@ export class SocketGateway {
   private resync(message: EventMessage): void {
     const held = this.held.get(message.socket);
     if (!held) return;
-    if (held.memberRun === message.run) {
+    if (held.member?.run === message.run) {
       held.socket.disconnect(true);
       return;
     }
