@@ -138,7 +138,9 @@ export async function createSignalingServer(options: SignalingServerOptions): Pr
     serveClient: false,
     // Upgrades elsewhere than socket.io's path are answered (answerStrayUpgrade), not silently dropped.
     destroyUpgrade: false,
-    ...(cluster ? { adapter: cluster.adapter() } : {}),
+    // Scaled out, a load balancer may send each HTTP request to another process: WebSocket only (one
+    // connection, one process), so that no sticky sessions are needed. Every client of ours speaks it.
+    ...(cluster ? { adapter: cluster.adapter(), transports: ['websocket' as const] } : {}),
   });
   // Whatever arrives gets an answer with a code: requests node:http cannot parse, stray upgrades, CONNECT.
   httpServer.on('clientError', answerClientError);
