@@ -141,6 +141,15 @@ describe('a run served by three processes on one Redis', () => {
     expect(await receiver.next(EVENTS.signal)).toEqual({ from: sender.peerId, data });
   });
 
+  it('takes WebSocket connections only: no HTTP long-polling session a load balancer would have to pin', async () => {
+    const [p0] = await startProcesses(1);
+    const polling = await fetch(`${p0.url}/socket.io/?EIO=4&transport=polling`);
+    expect(polling.status).toBe(400);
+    expect(await polling.json()).toMatchObject({ message: 'Transport unknown' });
+    const client = await connect(p0);
+    expect(client.socket.connected).toBe(true);
+  });
+
   it('never hands out two epochs under one number, whichever process took the joins', async () => {
     const processes = await startProcesses(3);
     const token = await runToken(processes[0]);
