@@ -13,8 +13,10 @@
  * {md,json}. `--only load` or `--only scale-out` runs one part.
  *
  *   npm run bench:signaling [-- --peers 500 --concurrency 50 --bursts 10 --steady-rate 1000 --batch-ms 50]
- *   npm run bench:signaling -- --only scale-out [--clients 3000 --processes 3 --max-peers 1000
- *     --heartbeat-ms 10000 --hold-s 5]
+ *   npm run bench:signaling -- --only scale-out [--clients 3000[,1000,…] --processes 3 --max-peers 1000
+ *     --heartbeat-ms 10000 --hold-s 5 --settle-s 180]
+ *
+ * (--concurrency, --bursts, --steady-rate and --steady-s shape both parts.)
  *
  * All clients share this one process, so latencies include its event loop: they bound the server's from
  * above.
@@ -126,6 +128,7 @@ async function bench(): Promise<void> {
       'max-peers': { type: 'string', default: '1000' },
       'heartbeat-ms': { type: 'string', default: '10000' },
       'hold-s': { type: 'string', default: '5' },
+      'settle-s': { type: 'string', default: '180' },
       'deadline-s': { type: 'string', default: '1200' },
       out: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), '../../docs/bench') },
     },
@@ -144,12 +147,13 @@ async function bench(): Promise<void> {
   const maxPeersPerRun = positive(values['max-peers'], '--max-peers');
   if (maxPeersPerRun > 1024) throw new Error(`--max-peers must be at most 1024 (a run's limit)`);
   const scaleOut = {
-    clients: positive(values.clients, '--clients'),
+    clients: values.clients.split(',').map((n) => positive(n.trim(), '--clients')),
     processes: positive(values.processes, '--processes'),
     maxPeersPerRun,
     concurrency: settings.concurrency,
     heartbeatTimeoutMs: positive(values['heartbeat-ms'], '--heartbeat-ms'),
     holdS: positive(values['hold-s'], '--hold-s'),
+    settleS: positive(values['settle-s'], '--settle-s'),
     steadyRate: settings.steadyRate,
     steadyS: settings.steadyS,
     bursts: settings.bursts,
