@@ -54,8 +54,10 @@ const HEARTBEAT_TIMEOUT_MS = 4000;
 const SUSPICION_MS = suspicionBoundMs(heartbeatIntervalMs(HEARTBEAT_TIMEOUT_MS));
 /** The peers wait for three before training: two tabs and the device. */
 const PEERS = 3;
-/** The one console error a frozen tab may have: Chromium closes a frozen page's WebSocket. */
-const FROZEN_SOCKET_CLOSED = /^WebSocket connection to '.*' failed: Page entered Back-Forward Cache\.$/;
+/** The console errors a frozen tab may have: Chromium closes a frozen page's WebSocket, and says so again
+ * when the page, thawed, sends on it before it learns. */
+const FROZEN_SOCKET_CLOSED =
+  /^(WebSocket connection to '.*' failed: Page entered Back-Forward Cache|WebSocket is already in CLOSING or CLOSED state)\.$/;
 
 let webRoot: string;
 let chromium: FreezableChromium;
