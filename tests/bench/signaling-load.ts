@@ -21,6 +21,7 @@
  * All clients share this one process, so latencies include its event loop: they bound the server's from
  * above.
  */
+
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ import { type Epoch, type EpochProposal, EVENTS } from '@demuon/shared/protocol'
 import { io, type Socket } from 'socket.io-client';
 import { createSignalingServer, silentLogger } from '../../signaling-server/src';
 import { scaleOutComparison } from './signaling-scale-out';
+import { sendTimedSignal, signalAgeMs, type TimedSignalData } from './timed-signals';
 
 const RUN_ID = 'load';
 
@@ -256,17 +258,12 @@ async function measure(settings: Settings, epochBatchMs: number): Promise<Measur
   let latencies: number[] = [];
   let received = 0;
   for (const peer of peers) {
-    // The send time rides in the candidate string: relayed signals are real ICE candidates in shape.
-    peer.socket.on(EVENTS.signal, ({ data }: { data: { candidate: { candidate: string } } }) => {
-      latencies.push(performance.now() - Number(data.candidate.candidate));
+    peer.socket.on(EVENTS.signal, ({ data }: { data: TimedSignalData }) => {
+      latencies.push(signalAgeMs(data));
       received++;
     });
   }
-  const signal = (peer: Peer, to: string) =>
-    peer.socket.emit(EVENTS.signal, {
-      to,
-      data: { type: 'candidate', candidate: { candidate: String(performance.now()), sdpMid: '0' } },
-    });
+  const signal = (peer: Peer, to: string) => sendTimedSignal(peer.socket, to);
   const neighbours = (peer: Peer) => peer.epoch!.outNeighbours.filter((id) => byId.has(id));
 
   const burstStart = performance.now();

@@ -15,6 +15,7 @@
  * Everything started here (server processes, redis-server, data folders) is stopped and removed when the
  * bench ends, fails, runs past its deadline or is interrupted.
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { type Epoch, type EpochProposal, EVENTS } from '@demuon/shared/protocol'
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { type RedisInstance, startRedis } from '../helpers/redis-server';
+import { sendTimedSignal, signalAgeMs, type TimedSignalData } from './timed-signals';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../signaling-server/src/main.ts', import.meta.url));
@@ -534,20 +536,13 @@ async function measureSetup(
     let sink: { ms: number; cross: boolean }[] = [];
     let received = 0;
     for (const client of members) {
-      client.socket.on(
-        EVENTS.signal,
-        ({ from, data }: { from: string; data: { candidate: { candidate: string } } }) => {
-          const ms = performance.now() - Number(data.candidate.candidate);
-          sink.push({ ms, cross: byId.get(from)?.server !== client.server });
-          received++;
-        },
-      );
-    }
-    const signal = (client: Client, to: string) =>
-      client.socket.emit(EVENTS.signal, {
-        to,
-        data: { type: 'candidate', candidate: { candidate: String(performance.now()), sdpMid: '0' } },
+      client.socket.on(EVENTS.signal, ({ from, data }: { from: string; data: TimedSignalData }) => {
+        const ms = signalAgeMs(data);
+        sink.push({ ms, cross: byId.get(from)?.server !== client.server });
+        received++;
       });
+    }
+    const signal = (client: Client, to: string) => sendTimedSignal(client.socket, to);
     const neighbours = (client: Client) => client.epoch!.outNeighbours.filter((id) => byId.has(id));
     const arrived = (expected: number) => () => received + refusedSignals >= expected;
 
