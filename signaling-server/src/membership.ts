@@ -4,8 +4,10 @@
  * without an activation step (`epoch-propose`) and answers with a barrier, a step it will not start
  * before the commit. Once all have answered, the epoch is committed at the largest barrier, persisted,
  * and sent (`epoch`): every member switches at the same step and none waits on a timeout. A member that
- * does not answer in time is removed, which makes a new proposal; so does any change while one is
- * pending. Transport-free: members are reached through the MemberChannel the socket layer gives them.
+ * does not answer in time is removed, which makes a new proposal. A departure of one of its members
+ * replaces a pending proposal (it could never complete); joins wait for its commit and share the next
+ * one. So proposals are clocked by their answers: under load they come slower and take in more joins,
+ * instead of each join discarding the answers gathered so far. Transport-free: members are reached through the MemberChannel the socket layer gives them.
  * After a server restart the members of the stored epoch come back *away* (no channel) and keep their
  * places, so that a peer that resumes finds the epoch it had; a pending proposal is not stored.
  */
@@ -70,6 +72,8 @@ export class Membership {
   private joiners: string[] = [];
   private readonly reports: NeighbourReports;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** A change came while a proposal was pending that does not cover it: the commit proposes again. */
+  private changedSincePending = false;
   private answerTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: MembershipOptions) {
@@ -211,7 +215,7 @@ export class Membership {
     this.byId.set(member.id, member);
     admitted?.(member);
     this.joiners.push(member.id);
-    this.changed(now);
+    this.changed(now, false);
     return member;
   }
 
@@ -230,7 +234,10 @@ export class Membership {
     }
     const gone = new Set(removed);
     this.members.splice(0, this.members.length, ...this.members.filter((m) => !gone.has(m)));
-    this.changed(now);
+    this.changed(
+      now,
+      removed.some((m) => this.pending?.includes(m.id)),
+    );
     return removed;
   }
 
@@ -306,8 +313,17 @@ export class Membership {
     return this.superseded.linked(from, to, now);
   }
 
-  private changed(now: number): void {
+  /** `voidsPending`: the change removed a member the pending proposal waits for. */
+  private changed(now: number, voidsPending: boolean): void {
+    if (this.pending && !voidsPending) {
+      this.changedSincePending = true;
+      return;
+    }
     this.cancelPending(now);
+    this.proposeSoon(now);
+  }
+
+  private proposeSoon(now: number): void {
     const batchMs = this.options.batchMs ?? 0;
     if (batchMs <= 0) {
       this.propose(now);
@@ -322,6 +338,7 @@ export class Membership {
 
   private propose(now: number): void {
     this.cancelPending(now);
+    this.changedSincePending = false;
     this.joiners = this.joiners.filter((id) => this.byId.has(id));
     if (this.members.length === 0) {
       this.retireCurrent(now);
@@ -373,6 +390,7 @@ export class Membership {
     this.reports.clear();
     this.options.persist?.(this.snapshot());
     for (const [i, member] of pending.members.entries()) member.channel.epoch(payloads[i]);
+    if (this.changedSincePending) this.proposeSoon(now);
   }
 
   /** Drops the pending proposal: a new one replaces it, and answers to it no longer count. */

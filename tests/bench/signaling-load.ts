@@ -379,7 +379,7 @@ function toMarkdown(
   ];
   const header = [
     'measure',
-    ...r.modes.map((m) => (m.epochBatchMs === 0 ? 'epoch per change' : `batched ${m.epochBatchMs} ms`)),
+    ...r.modes.map((m) => (m.epochBatchMs === 0 ? 'no batch window' : `batched ${m.epochBatchMs} ms`)),
   ];
   const table = [header, ...rows.map(([label, value]) => [label, ...r.modes.map(value)])];
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c].length)));
