@@ -1,8 +1,8 @@
 /**
  * Epoch proposals on a real signaling server with socket.io clients on loopback: a change is proposed,
  * every member answers with a barrier, and the epoch is committed at the largest one; a member that does
- * not answer is evicted, a change while a proposal is pending replaces it, answers to anything but the
- * pending proposal are refused, and signals flow between neighbours of the proposal before the commit.
+ * not answer is evicted, a join waits for the pending proposal while a departure from it replaces it,
+ * answers to anything but the pending proposal are refused, and signals flow between neighbours of the proposal before the commit.
  */
 import { AckSchema, EpochSchema, EVENTS } from '@demuon/shared/protocol';
 import { describe, expect, it } from 'vitest';
@@ -76,7 +76,7 @@ describe('epoch proposals', () => {
     expect(after).toMatchObject({ ok: false, error: { code: 'not-joined' } });
   });
 
-  it('replaces a pending proposal when membership changes, and refuses answers to anything but the pending one', async () => {
+  it('lets a join wait for the pending proposal, replaces it when one of its members leaves, and refuses answers to anything but the pending one', async () => {
     const server = await start();
     const a = await join(server, { barrier: false });
     a.answer((await a.proposed(0)).epoch, 0);
@@ -87,45 +87,57 @@ describe('epoch proposals', () => {
     await b.proposed(second.epoch);
     expect(await a.request(EVENTS.epochReady, { epoch: second.epoch, barrier: 3 })).toEqual({ ok: true });
 
-    // c joins (answering at once) before b answered: the proposal over a, b is replaced by one over a, b, c.
+    // c joins (answering at once) before b answered: the proposal over a, b keeps its answers and stands.
     const c = await join(server);
+    expect(runState(server).pending).toMatchObject({
+      epoch: second.epoch,
+      members: [a.peerId, b.peerId],
+      waitingFor: [b.peerId],
+    });
+    expect(memberIds(server)).toEqual([a.peerId, b.peerId, c.peerId]);
+    // b's answer commits it; the next proposal takes c in.
+    expect(await b.request(EVENTS.epochReady, { epoch: second.epoch, barrier: 1 })).toEqual({ ok: true });
+    for (const p of [a, b]) expect((await p.epoch(second.epoch)).activationStep).toBe(3);
     const third = await a.proposed(second.epoch + 1);
     expect(third.members).toEqual([a.peerId, b.peerId, c.peerId]);
     await until('c answered', () => runState(server).pending?.waitingFor.includes(c.peerId) === false);
+    expect(await a.request(EVENTS.epochReady, { epoch: third.epoch, barrier: 2 })).toEqual({ ok: true });
+
+    // c leaves before b answered: the proposal could never complete, and one over a, b replaces it.
+    c.close();
+    const fourth = await a.proposed(third.epoch + 1);
+    expect(fourth.members).toEqual([a.peerId, b.peerId]);
     const staleAnswer = AckSchema.parse(
-      await b.request(EVENTS.epochReady, { epoch: second.epoch, barrier: 1 }),
+      await b.request(EVENTS.epochReady, { epoch: third.epoch, barrier: 1 }),
     );
     expect(staleAnswer).toMatchObject({
       ok: false,
-      error: { code: 'stale-epoch', message: new RegExp(`pending proposal is epoch ${third.epoch}`) },
+      error: { code: 'stale-epoch', message: new RegExp(`pending proposal is epoch ${fourth.epoch}`) },
     });
     expect(await b.error()).toMatchObject({ code: 'stale-epoch', event: EVENTS.epochReady });
-    for (const never of [third.epoch + 1, 999]) {
+    for (const never of [fourth.epoch + 1, 999]) {
       const ack = AckSchema.parse(await a.request(EVENTS.epochReady, { epoch: never, barrier: 0 }));
       expect(ack).toMatchObject({ ok: false, error: { code: 'stale-epoch' } });
     }
-    expect(runState(server).pending).toMatchObject({ epoch: third.epoch });
+    expect(runState(server).pending).toMatchObject({ epoch: fourth.epoch });
 
     // a's answer to the replaced proposal does not count: the commit waits for its new answer.
-    expect(await b.request(EVENTS.epochReady, { epoch: third.epoch, barrier: 4 })).toEqual({ ok: true });
-    expect(runState(server).pending).toMatchObject({ epoch: third.epoch, waitingFor: [a.peerId] });
-    expect(await a.request(EVENTS.epochReady, { epoch: third.epoch, barrier: 2 })).toEqual({ ok: true });
-    // The next epoch each receives is the third: the replaced proposal was never committed.
-    const epochs = await Promise.all(
-      [a, b, c].map(async (p) => EpochSchema.parse(await p.next(EVENTS.epoch))),
-    );
+    expect(await b.request(EVENTS.epochReady, { epoch: fourth.epoch, barrier: 4 })).toEqual({ ok: true });
+    expect(runState(server).pending).toMatchObject({ epoch: fourth.epoch, waitingFor: [a.peerId] });
+    expect(await a.request(EVENTS.epochReady, { epoch: fourth.epoch, barrier: 2 })).toEqual({ ok: true });
+    // The next epoch each receives is the fourth: the replaced proposal was never committed.
+    const epochs = await Promise.all([a, b].map(async (p) => EpochSchema.parse(await p.next(EVENTS.epoch))));
     expect(epochs.map((e) => [e.epoch, e.activationStep])).toEqual([
-      [third.epoch, 4],
-      [third.epoch, 4],
-      [third.epoch, 4],
+      [fourth.epoch, 4],
+      [fourth.epoch, 4],
     ]);
     // An answer after the commit is refused too.
-    const late = AckSchema.parse(await a.request(EVENTS.epochReady, { epoch: third.epoch, barrier: 9 }));
+    const late = AckSchema.parse(await a.request(EVENTS.epochReady, { epoch: fourth.epoch, barrier: 9 }));
     expect(late).toMatchObject({
       ok: false,
       error: { code: 'stale-epoch', message: /no proposal is pending/ },
     });
-    expect(runState(server)).toMatchObject({ epoch: third.epoch, activationStep: 4, pending: null });
+    expect(runState(server)).toMatchObject({ epoch: fourth.epoch, activationStep: 4, pending: null });
   });
 
   it('relays signals between neighbours of the pending proposal before it is committed', async () => {
