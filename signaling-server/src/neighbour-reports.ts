@@ -72,10 +72,11 @@ export class NeighbourReports {
     const member = scope.get(peer) ?? scope.known(peer);
     if (!linked || !member) return undefined;
     const lastSeenMs = Math.max(0, now - member.lastSeenAt);
-    const present = scope.get(peer) === member && !member.away;
+    // An away member lost its connection through the server (a restart, a process gone), not its own
+    // doing: its heartbeat clock, restarted then, decides, as for anyone. A departed member is not alive.
     return {
       ok: true,
-      alive: present && lastSeenMs <= this.suspicionMs,
+      alive: scope.get(peer) === member && lastSeenMs <= this.suspicionMs,
       lastSeenMs,
       ...(member.status ? { status: member.status } : {}),
     };

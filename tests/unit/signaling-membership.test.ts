@@ -202,3 +202,36 @@ function checkConsistent(
     expect(persisted?.members.map((m) => m.id)).toEqual([...current.members]);
   }
 }
+
+it('counts a member restored away as alive until its heartbeat clock, restarted then, passes the suspicion bound', () => {
+  const membership = new Membership({
+    spec: { kind: 'ring' },
+    seed: 0,
+    lastEpoch: 0,
+    graceMs: 500,
+    proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+    suspicionMs: SUSPICION_MS,
+  });
+  const stored = (id: string) => ({
+    id,
+    secret: `${id}-secret`,
+    platform: 'node' as const,
+    backend: 'cpu' as const,
+    joinedAt: 0,
+    step: 4,
+  });
+  const restoredAt = Date.now();
+  membership.restore(
+    { epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] },
+    restoredAt,
+  );
+  const a = membership.get('a')!;
+  expect(membership.get('b')?.away).toBe(true);
+  // Its peer may well be gossiping on: nothing says it stopped until the bound passes without a beat.
+  expect(membership.neighbourStatus(a, 'b', restoredAt + 100)).toMatchObject({
+    alive: true,
+    lastSeenMs: 100,
+  });
+  expect(membership.neighbourStatus(a, 'b', restoredAt + SUSPICION_MS + 1)).toMatchObject({ alive: false });
+  membership.dispose();
+});
