@@ -60,6 +60,8 @@ export class PeerProcess {
   ) {
     this.child = spawn(process.execPath, ['--import', 'tsx', PEER, '--name', name, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a freeze stops the supervisor and the peer it runs, as a closed lid does.
+      detached: true,
     });
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
@@ -117,13 +119,13 @@ export class PeerProcess {
   }
 
   freeze(plannedMs: number): void {
-    this.child.kill('SIGSTOP');
+    this.signalGroup('SIGSTOP');
     this.freezes.push({ stoppedAt: Date.now(), plannedMs });
   }
 
   thaw(): void {
     if (!this.frozen) return;
-    this.child.kill('SIGCONT');
+    this.signalGroup('SIGCONT');
     this.freezes.at(-1)!.thawedAt = Date.now();
   }
 
@@ -138,7 +140,11 @@ export class PeerProcess {
   kill(): void {
     if (!this.running) return;
     this.killedAt = Date.now();
-    this.child.kill('SIGKILL');
+    this.signalGroup('SIGKILL');
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    process.kill(-this.child.pid!, signal);
   }
 
   /**

@@ -11,6 +11,11 @@ export interface PeerProcess {
   /** Everything it printed so far, stdout and stderr. */
   output: string;
   readonly exited: Promise<number | null>;
+  /**
+   * Signals the peer's whole process group: the supervisor and the peer it runs (a closed laptop lid
+   * freezes both). Plain `child.kill` reaches the supervisor alone, which passes SIGINT and SIGTERM on.
+   */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /**
@@ -35,9 +40,15 @@ export function startPeer(
     ...args,
     ...checkpoints,
   ];
-  const child = spawn(command, rest, { stdio: 'pipe' });
+  // Its own process group, for `signal`.
+  const child = spawn(command, rest, { stdio: 'pipe', detached: true });
   children.push(child);
-  const peer: PeerProcess = { child, output: '', exited: new Promise((r) => child.once('exit', r)) };
+  const peer: PeerProcess = {
+    child,
+    output: '',
+    exited: new Promise((r) => child.once('exit', r)),
+    signal: (signal) => process.kill(-child.pid!, signal),
+  };
   let partial = '';
   child.stdout?.on('data', (d) => {
     peer.output += d;

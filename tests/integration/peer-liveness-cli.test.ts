@@ -1,8 +1,11 @@
 /**
  * A headless peer frozen like a closed laptop lid (SIGSTOP) for longer than the eviction timeout: its
  * neighbours go on without it, and once it thaws (SIGCONT) it learns it was evicted, stops, and joins
- * again by itself as a late joiner.
+ * again by itself as a late joiner. A peer process that crashes in native code (the WebRTC binding can,
+ * on a send racing a channel's close; most often right after such a thaw) is started again and joins
+ * again the same way.
  */
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,7 +74,7 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
   });
   const frozen = byName.get('c')!;
 
-  c.child.kill('SIGSTOP');
+  c.signal('SIGSTOP');
   const stoppedAt = Date.now();
   await until('the frozen peer to be removed and the eviction timeout to pass', async () =>
     !(await members()).some((m) => m.peer === frozen) && Date.now() - stoppedAt > HEARTBEAT_TIMEOUT_MS + 1000
@@ -86,7 +89,7 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
     return now.every((s, i) => s >= before[i] + 5) ? true : undefined;
   });
 
-  c.child.kill('SIGCONT');
+  c.signal('SIGCONT');
   // A member named c under a new id that trains. Under load the first membership after the thaw can end
   // too (its socket drops as the frozen connection times out) and the peer joins once more, by itself.
   await until(
@@ -98,10 +101,52 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
     90_000,
     () => tail(c),
   );
-  expect(c.output).toMatch(/evicted/);
+  // Thawed, it either reads its eviction or dies in the WebRTC binding on a link closed meanwhile and is
+  // started again: either way a new membership.
+  expect(c.output).toMatch(/evicted|the peer process crashed \(SIGSEGV, in native code\); starting it again/);
   expect(c.output).toMatch(/joined run 'lid' as .*[\s\S]*joined run 'lid' as /);
   // Nobody exited: the frozen peer came back instead of training on alone.
   for (const p of [a, b, c]) expect(p.child.exitCode).toBeNull();
   // Its first step after rejoining uses a neighbour's state, not its own stale one.
   expect(c.output).toMatch(/took parameters and optimizer state from/);
 }, 180_000);
+
+it('a peer process that crashes in native code is started again and joins again as a late joiner', async () => {
+  const token = server.runs.get(RUN.id)!.secretToken();
+  const d = startPeer(
+    [
+      '--server',
+      server.url,
+      '--run',
+      RUN.id,
+      `--token=${token}`,
+      '--name',
+      'd',
+      '--backend',
+      'cpu',
+      '--threads',
+      '1',
+    ],
+    children,
+  );
+  const first = await until('d to join and train', async () => {
+    const peer = (await members()).find((m) => m.name === 'd');
+    return peer && (await lastStep(peer.peer)) >= 0 ? peer.peer : undefined;
+  });
+  // The supervisor's one child is the peer that trains: crash it as the WebRTC binding would.
+  const worker = Number(readFileSync(`/proc/${d.child.pid}/task/${d.child.pid}/children`, 'utf8').trim());
+  expect(worker).toBeGreaterThan(0);
+  process.kill(worker, 'SIGSEGV');
+  await until(
+    'd to join again under a new id and train',
+    async () => {
+      const peer = (await members()).find((m) => m.name === 'd');
+      return peer && peer.peer !== first && (await lastStep(peer.peer)) >= 0 ? true : undefined;
+    },
+    90_000,
+    () => tail(d),
+  );
+  expect(d.output).toMatch(/the peer process crashed \(SIGSEGV, in native code\); starting it again/);
+  expect(d.output).toMatch(/took parameters and optimizer state from/);
+  expect(d.child.exitCode).toBeNull();
+}, 120_000);
