@@ -5,9 +5,8 @@
  * on a send racing a channel's close; most often right after such a thaw) is started again and joins
  * again the same way.
  */
-import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunConfigSchema } from '@demuon/shared/protocol';
@@ -59,13 +58,18 @@ const points = async () => {
 };
 const lastStep = async (peer: string) =>
   Math.max(-1, ...(await points()).filter((p) => p.peer === peer).map((p) => p.step));
+/** The id of the member named `name` (other than `not`) once it has a step to show; undefined before. */
+const trainingMember = async (name: string, not?: string) => {
+  const peer = (await members()).find((m) => m.name === name && m.peer !== not);
+  return peer && (await lastStep(peer.peer)) >= 0 ? peer.peer : undefined;
+};
+const args = (name: string, waitFor = 1) => [
+  ...['--server', server.url, '--run', RUN.id, `--token=${server.runs.get(RUN.id)!.secretToken()}`],
+  ...['--name', name, '--wait-for', String(waitFor), '--backend', 'cpu', '--threads', '1'],
+];
 
 it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the others go on', async () => {
-  const args = (name: string) => [
-    ...['--server', server.url, '--run', RUN.id, `--token=${server.runs.get(RUN.id)!.secretToken()}`],
-    ...['--name', name, '--wait-for', '3', '--backend', 'cpu', '--threads', '1'],
-  ];
-  const [a, b, c] = ['a', 'b', 'c'].map((name) => startPeer(args(name), children));
+  const [a, b, c] = ['a', 'b', 'c'].map((name) => startPeer(args(name, 3), children));
   const byName = await until('three members training', async () => {
     const list = await members();
     if (list.length !== 3) return undefined;
@@ -94,10 +98,7 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
   // too (its socket drops as the frozen connection times out) and the peer joins once more, by itself.
   await until(
     'the thawed peer to join again under a new id and train',
-    async () => {
-      const peer = (await members()).find((m) => m.name === 'c');
-      return peer && peer.peer !== frozen && (await lastStep(peer.peer)) >= 0 ? true : undefined;
-    },
+    () => trainingMember('c', frozen),
     90_000,
     () => tail(c),
   );
@@ -112,37 +113,15 @@ it('a peer frozen past the eviction timeout rejoins by itself once it thaws; the
 }, 180_000);
 
 it('a peer process that crashes in native code is started again and joins again as a late joiner', async () => {
-  const token = server.runs.get(RUN.id)!.secretToken();
-  const d = startPeer(
-    [
-      '--server',
-      server.url,
-      '--run',
-      RUN.id,
-      `--token=${token}`,
-      '--name',
-      'd',
-      '--backend',
-      'cpu',
-      '--threads',
-      '1',
-    ],
-    children,
-  );
-  const first = await until('d to join and train', async () => {
-    const peer = (await members()).find((m) => m.name === 'd');
-    return peer && (await lastStep(peer.peer)) >= 0 ? peer.peer : undefined;
-  });
+  const d = startPeer(args('d'), children);
+  const first = await until('d to join and train', () => trainingMember('d'));
   // The supervisor's one child is the peer that trains: crash it as the WebRTC binding would.
   const worker = Number(readFileSync(`/proc/${d.child.pid}/task/${d.child.pid}/children`, 'utf8').trim());
   expect(worker).toBeGreaterThan(0);
   process.kill(worker, 'SIGSEGV');
   await until(
     'd to join again under a new id and train',
-    async () => {
-      const peer = (await members()).find((m) => m.name === 'd');
-      return peer && peer.peer !== first && (await lastStep(peer.peer)) >= 0 ? true : undefined;
-    },
+    () => trainingMember('d', first),
     90_000,
     () => tail(d),
   );

@@ -15,6 +15,14 @@ import type { MembershipSnapshot } from '../../signaling-server/src/membership-s
 
 const PROPOSAL_TIMEOUT_MS = 1000;
 const SUSPICION_MS = 3000;
+const OPTIONS = {
+  spec: { kind: 'ring' },
+  seed: 0,
+  lastEpoch: 0,
+  graceMs: 500,
+  proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
+  suspicionMs: SUSPICION_MS,
+} as const;
 
 type Op =
   | { kind: 'join' }
@@ -60,12 +68,7 @@ it('stays consistent with what its members were told under random joins, leaves,
     fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
       let persisted: MembershipSnapshot | undefined;
       const membership = new Membership({
-        spec: { kind: 'ring' },
-        seed: 0,
-        lastEpoch: 0,
-        graceMs: 500,
-        proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
-        suspicionMs: SUSPICION_MS,
+        ...OPTIONS,
         persist: (snapshot) => {
           persisted = structuredClone(snapshot);
         },
@@ -204,14 +207,7 @@ function checkConsistent(
 }
 
 it('counts a member restored away as alive until its heartbeat clock, restarted then, passes the suspicion bound', () => {
-  const membership = new Membership({
-    spec: { kind: 'ring' },
-    seed: 0,
-    lastEpoch: 0,
-    graceMs: 500,
-    proposalTimeoutMs: PROPOSAL_TIMEOUT_MS,
-    suspicionMs: SUSPICION_MS,
-  });
+  const membership = new Membership(OPTIONS);
   const stored = (id: string) => ({
     id,
     secret: `${id}-secret`,
