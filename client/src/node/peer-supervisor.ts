@@ -59,8 +59,6 @@ export function supervise(script: string, argv: readonly string[]): Promise<numb
         execArgv: process.execArgv,
         env: { ...process.env, [WORKER_ENV]: '1' },
       });
-      // A stop that came while the previous child was being replaced still counts.
-      if (stopping) child.once('spawn', () => child?.send(STOP));
       child.once('exit', (code, signal) => {
         if (!signal || !CRASH_SIGNALS.has(signal) || stopping) {
           resolve(code ?? 1);

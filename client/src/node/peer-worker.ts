@@ -35,6 +35,10 @@ const USAGE = `usage: npm run peer -- --server http://HOST:PORT --run ID --token
   --byzantine A      robustness experiments only: gossip corrupted values, scale:FACTOR or sign-flip`;
 
 async function main(argv: string[]): Promise<void> {
+  // Ctrl-C before there is a run to leave ends the process at once; from the join on, after the step.
+  let leave: () => void = () => process.exit(130);
+  if (isSupervisedPeer()) listenToSupervisor(() => leave());
+  else process.once('SIGINT', () => leave());
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -133,12 +137,10 @@ async function main(argv: string[]): Promise<void> {
       );
     },
   });
-  const leave = () => {
+  leave = () => {
     console.log('leaving after this step…');
     runner.stop();
   };
-  if (isSupervisedPeer()) listenToSupervisor(leave);
-  else process.once('SIGINT', leave);
   await runner.run();
   checkpoints?.unlock();
   socket.close();
