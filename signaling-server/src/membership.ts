@@ -7,7 +7,8 @@
  * does not answer in time is removed, which makes a new proposal. A departure of one of its members
  * replaces a pending proposal (it could never complete); joins wait for its commit and share the next
  * one. So proposals are clocked by their answers: under load they come slower and take in more joins,
- * instead of each join discarding the answers gathered so far. Transport-free: members are reached through the MemberChannel the socket layer gives them.
+ * instead of each join discarding the answers gathered so far. Transport-free: members are reached
+ * through the MemberChannel the socket layer gives them.
  * After a server restart the members of the stored epoch come back *away* (no channel) and keep their
  * places, so that a peer that resumes finds the epoch it had; a pending proposal is not stored.
  */
@@ -72,8 +73,6 @@ export class Membership {
   private joiners: string[] = [];
   private readonly reports: NeighbourReports;
   private batchTimer: NodeJS.Timeout | undefined;
-  /** A change came while a proposal was pending that does not cover it: the commit proposes again. */
-  private changedSincePending = false;
   private answerTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: MembershipOptions) {
@@ -313,12 +312,12 @@ export class Membership {
     return this.superseded.linked(from, to, now);
   }
 
-  /** `voidsPending`: the change removed a member the pending proposal waits for. */
+  /**
+   * `voidsPending`: the change removed a member the pending proposal waits for. Any other change waits
+   * for the commit, which proposes again if the members are no longer the epoch's.
+   */
   private changed(now: number, voidsPending: boolean): void {
-    if (this.pending && !voidsPending) {
-      this.changedSincePending = true;
-      return;
-    }
+    if (this.pending && !voidsPending) return;
     this.cancelPending(now);
     this.proposeSoon(now);
   }
@@ -338,7 +337,6 @@ export class Membership {
 
   private propose(now: number): void {
     this.cancelPending(now);
-    this.changedSincePending = false;
     this.joiners = this.joiners.filter((id) => this.byId.has(id));
     if (this.members.length === 0) {
       this.retireCurrent(now);
@@ -390,7 +388,8 @@ export class Membership {
     this.reports.clear();
     this.options.persist?.(this.snapshot());
     for (const [i, member] of pending.members.entries()) member.channel.epoch(payloads[i]);
-    if (this.changedSincePending) this.proposeSoon(now);
+    const unchanged = this.members.length === inEpoch.size && this.members.every((m) => inEpoch.has(m.id));
+    if (!unchanged) this.proposeSoon(now);
   }
 
   /** Drops the pending proposal: a new one replaces it, and answers to it no longer count. */
