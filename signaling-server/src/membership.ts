@@ -51,6 +51,8 @@ export type MembershipOptions = {
   suspicionMs: number;
   /** Called after a change the membership made on its own timer (a batched proposal, an eviction). */
   onChange?: () => void;
+  /** Called for each member the server gave up on, with the reason it is told (for the server's log). */
+  onEvicted?: (member: Member, reason: string) => void;
   /**
    * Called with the new state when an epoch is committed, or the last member left, before any member
    * hears of it: what is persisted is never behind what a peer holds.
@@ -247,7 +249,10 @@ export class Membership {
       removals.map(({ member }) => member.id),
       now,
     );
-    for (const { member, reason } of removals) member.channel.evicted(reason);
+    for (const { member, reason } of removals) {
+      this.options.onEvicted?.(member, reason);
+      member.channel.evicted(reason);
+    }
   }
 
   /**

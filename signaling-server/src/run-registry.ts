@@ -201,6 +201,7 @@ export class RunRegistry {
       proposalTimeoutMs,
       suspicionMs,
       onChange,
+      log: this.options.log,
     };
   }
 

@@ -16,6 +16,7 @@ import type {
 } from '@demuon/shared/protocol';
 import { Collectors, MAX_COLLECTORS } from './collectors';
 import { maxActivationStep } from './limits';
+import type { Logger } from './log';
 import type { Member, MemberChannel, MemberInfo } from './member';
 import { Membership, type MissReport, type RelayCheck } from './membership';
 import type { MembershipKeeper, MembershipSnapshot } from './membership-store';
@@ -43,6 +44,7 @@ export type RunOptions = {
   proposalTimeoutMs: number;
   suspicionMs: number;
   onChange: (run: Run) => void;
+  log: Logger;
 };
 
 export class Run {
@@ -74,6 +76,10 @@ export class Run {
       proposalTimeoutMs,
       suspicionMs,
       onChange: () => onChange(this),
+      onEvicted: ({ id, info }, reason) =>
+        options.log.info(
+          `run "${this.id}": evicted ${id}${info.name ? ` ${JSON.stringify(info.name)}` : ''}: ${reason}`,
+        ),
       persist: (snapshot) => membershipStore.save(snapshot),
     });
     if (options.restored) this.membership.restore(options.restored, Date.now());

@@ -32,7 +32,7 @@ import { PeerRunner } from '../../client/src/net/peer-runner';
 import { SocketIoSignaling } from '../../client/src/net/signaling-socket';
 import { prepareBrownData } from '../../client/src/node/corpus';
 import { OrtNewtonSchulzBackend } from '../../client/src/node/fast-cpu-backend';
-import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
+import { createSignalingServer, type SignalingServer } from '../../signaling-server/src';
 import { heartbeatIntervalMs, suspicionBoundMs } from '../../signaling-server/src/limits';
 import { DEFAULT_RUN_INPUT } from '../../signaling-server/src/run-configs';
 import { E2E_ARTIFACTS, type FreezableChromium, launchFreezableChromium } from '../helpers/chromium';
@@ -85,19 +85,24 @@ afterAll(async () => {
   rmSync(webRoot, { recursive: true, force: true });
 });
 
+/** A server for `run`, whose log lines are kept (with the seconds since it started) for failure messages. */
 async function startServer(run: RunConfig, heartbeatTimeoutMs?: number) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tab-liveness-'));
   dataDirs.push(dataDir);
+  const lines: string[] = [];
+  const startedAt = Date.now();
+  const keep = (level: string) => (message: string) =>
+    lines.push(`${((Date.now() - startedAt) / 1000).toFixed(1)} s ${level}: ${message}`);
   const server = await createSignalingServer({
     port: 0,
     dataDir,
     webRoot,
     runs: [run],
-    log: silentLogger,
+    log: { info: keep('info'), warn: keep('warn') },
     ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
   });
   servers.push(server);
-  return server;
+  return Object.assign(server, { lines });
 }
 
 /** What a tab records in its page, from before its scripts run: activities, steps, lifecycle events. */
@@ -319,6 +324,22 @@ it('a tab throttled 4× trains with a wasm tab and a Node peer to the end; nobod
     { ...POLL, timeout: 240_000 },
   );
   const halfway = await runState(server, run.id);
+  const replaced = halfway.members.filter((m) => ids.get(m.name ?? '') !== m.peer);
+  if (replaced.length > 0) {
+    // Who came back under a new id, and why: the server's log and that member's own.
+    const logs = await Promise.all(
+      replaced.map(async ({ name }) =>
+        name === 'device'
+          ? device.kinds.join(' → ')
+          : [throttled, steady]
+              .find((tab) => tab.name === name)
+              ?.page.locator('#log')
+              .innerText(),
+      ),
+    );
+    const who = replaced.map((m, i) => `${m.name} (${ids.get(m.name ?? '')} → ${m.peer}):\n${logs[i]}`);
+    expect.fail(`members replaced by halfway: ${who.join('\n')}\nserver:\n${server.lines.join('\n')}`);
+  }
   expect(new Set(halfway.members.map((m) => m.peer))).toEqual(new Set(ids.values()));
 
   expect(await device.outcome).toEqual({ kind: 'done' });

@@ -278,13 +278,14 @@ describe('epochs', () => {
 });
 
 describe('heartbeat', () => {
-  it('removes a peer that sends neither progress nor metrics', async () => {
+  it('removes a peer that sends neither progress nor metrics, and logs whom and why', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'signaling-heartbeat-'));
+    const lines: string[] = [];
     const quick = await createSignalingServer({
       port: 0,
       dataDir: dir,
       heartbeatTimeoutMs: 600,
-      log: silentLogger,
+      log: { info: (line) => lines.push(line), warn: (line) => lines.push(line) },
     });
     const live = await TestClient.connect(quick.url);
     const silent = await TestClient.connect(quick.url);
@@ -293,15 +294,17 @@ describe('heartbeat', () => {
       await live.join('default', runToken);
       const beat = setInterval(() => live.socket.emit(EVENTS.progress, { step: 1 }), 100);
       try {
-        await silent.join('default', runToken);
+        await silent.join('default', runToken, { name: 'quiet "one"' });
         const pair = await live.epoch(2);
         expect(pair.members).toEqual([live.peerId, silent.peerId]);
         const alone = await live.epoch(3, 3000);
         expect(alone.members).toEqual([live.peerId]);
         expect(alone.selfWeight).toBe(1);
-        expect(await silent.evicted()).toMatch(
-          /no heartbeat or any other event from peer .* for over 600 ms/,
-        );
+        const reason = await silent.evicted();
+        expect(reason).toMatch(/no heartbeat or any other event from peer .* for over 600 ms/);
+        // The name is the peer's own word: quoted, so that it cannot pass for the server's.
+        const told = reason.replace(/; join again to continue$/, '');
+        expect(lines).toContain(`run "default": evicted ${silent.peerId} "quiet \\"one\\"": ${told}`);
       } finally {
         clearInterval(beat);
       }

@@ -189,6 +189,7 @@ export class OwnedRuns implements RunLookup {
       proposalTimeoutMs,
       suspicionMs,
       onChange,
+      log,
     };
     const restored = await this.restorable(id, shared.config.steps, epochs.committed, keeper.file);
     try {
