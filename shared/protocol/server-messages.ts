@@ -101,6 +101,8 @@ export const MemberStateSchema = z
     step: z.number().int().min(0).nullable(),
     joinedAt: z.number().int(),
     lastSeenAt: z.number().int(),
+    /** The longest the server went without hearing from the peer while connected, in ms. */
+    longestGapMs: finite.min(0),
     /** What the peer said it was doing in its latest heartbeat that carried a status; null before one. */
     status: PeerStatusSchema.nullable(),
     /** How long before this snapshot that status arrived, in ms; null without a status. */

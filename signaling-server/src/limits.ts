@@ -86,6 +86,15 @@ export function suspicionBoundMs(heartbeatMs: number): number {
   return 3 * heartbeatMs;
 }
 
+/**
+ * The suspicion bound for one member, given the longest it went unheard while alive: twice that, when
+ * its beats come that late (a 4×-throttled tab on a loaded machine beats up to 2 s apart, where the bound
+ * is 3 s), and never more than three bounds, so that a dead member is still routed around in seconds.
+ */
+export function memberSuspicionMs(boundMs: number, longestGapMs: number): number {
+  return Math.min(3 * boundMs, Math.max(boundMs, 2 * longestGapMs));
+}
+
 /** How long a member may take to answer an epoch proposal. */
 export const DEFAULT_PROPOSAL_TIMEOUT_MS = 5000;
 /** How long neighbours of a superseded epoch may still signal each other (see Membership.canRelay). */

@@ -1,6 +1,7 @@
 /**
  * One member of a run as the server knows it: who it is, how to reach its socket, when it was last heard
- * from, what it last said it was doing, and whether it owes an answer to an epoch proposal.
+ * from (and the longest it has gone unheard while connected), what it last said it was doing, and whether
+ * it owes an answer to an epoch proposal.
  */
 import type { Epoch, EpochProposal, PeerStatus, SignalData } from '@demuon/shared/protocol';
 import type { StoredMember } from './membership-store';
@@ -44,6 +45,11 @@ export class Member {
    * current config; null otherwise.
    */
   checkpointStep: number | null = null;
+  /**
+   * The longest time between two events heard from it while connected: how late its beats come when it
+   * is alive (a throttled tab's busy page beats seconds apart on a loaded machine).
+   */
+  longestGapMs = 0;
 
   constructor(
     readonly id: string,
@@ -82,6 +88,7 @@ export class Member {
   reconnect(info: MemberInfo, channel: MemberChannel, now: number): void {
     this.info = info;
     this.channel = channel;
+    // Its time away was the connection's doing, not a late beat of its own: it does not count as a gap.
     this.lastSeenAt = now;
   }
 
@@ -93,15 +100,21 @@ export class Member {
     this.channel = AWAY;
   }
 
+  /** Any event from it: it is alive now. */
+  heard(now: number): void {
+    if (!this.away) this.longestGapMs = Math.max(this.longestGapMs, now - this.lastSeenAt);
+    this.lastSeenAt = now;
+  }
+
   report(step: number | undefined, now: number): void {
     if (step !== undefined && (this.step === null || step > this.step)) this.step = step;
-    this.lastSeenAt = now;
+    this.heard(now);
   }
 
   reportStatus(status: PeerStatus, now: number): void {
     this.status = status;
     this.statusAt = now;
-    this.lastSeenAt = now;
+    this.heard(now);
   }
 
   stored(): StoredMember {

@@ -1,13 +1,14 @@
 /**
  * What members tell the server about their neighbours. `neighbour-missed` reports of the current epoch:
  * who reported whom, and the links that failed. A reported member is removed when the server has not
- * heard from it for longer than the suspicion bound, or when a strict majority of its neighbours reported
- * it. Two members that reported each other and both qualify are a broken link between two live peers as
+ * heard from it for longer than its suspicion bound (stretched for a member whose beats come late, see
+ * memberSuspicionMs), or when a strict majority of its neighbours reported it. Two members that reported each other and both qualify are a broken link between two live peers as
  * often as a dead one: only the later joiner goes. Reports start afresh with every committed epoch, and a
  * removed member's own reports stop counting. `neighbour-status` questions are answered here too.
  */
 import type { FailedLink, MissReason, NeighbourStatusReply } from '@demuon/shared/protocol';
 import type { EpochLayout } from './epoch-layout';
+import { memberSuspicionMs } from './limits';
 import type { Member } from './member';
 import type { TopologyEpoch } from './topology-epoch';
 
@@ -76,7 +77,7 @@ export class NeighbourReports {
     // doing: its heartbeat clock, restarted then, decides, as for anyone. A departed member is not alive.
     return {
       ok: true,
-      alive: scope.get(peer) === member && lastSeenMs <= this.suspicionMs,
+      alive: scope.get(peer) === member && lastSeenMs <= this.boundFor(member),
       lastSeenMs,
       ...(member.status ? { status: member.status } : {}),
     };
@@ -106,6 +107,10 @@ export class NeighbourReports {
     }
   }
 
+  private boundFor(member: Member): number {
+    return memberSuspicionMs(this.suspicionMs, member.longestGapMs);
+  }
+
   failedLinks(): FailedLink[] {
     return [...this.failed.values()];
   }
@@ -118,10 +123,11 @@ export class NeighbourReports {
       if (!member || from.size === 0) continue;
       const silentMs = now - member.lastSeenAt;
       const degree = layout.degree(peer);
-      const silent = silentMs > this.suspicionMs;
+      const boundMs = this.boundFor(member);
+      const silent = silentMs > boundMs;
       if (!silent && from.size * 2 <= degree) continue;
       const why = silent
-        ? `nothing heard from it for ${silentMs} ms, over the ${this.suspicionMs} ms suspicion bound`
+        ? `nothing heard from it for ${silentMs} ms, over its ${boundMs} ms suspicion bound`
         : `${from.size} of its ${degree} neighbours reported it`;
       qualifying.set(peer, {
         member,

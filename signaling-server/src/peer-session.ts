@@ -262,7 +262,7 @@ export class PeerSession {
     // The gate let the event through only when joined; an eviction can still come in between.
     if (!this.joined) return new Refusal('not-joined', 'this socket is not a member of a run');
     const { run, member } = this.joined;
-    member.lastSeenAt = Date.now();
+    member.heard(Date.now());
     const result = act(run, member);
     if (result instanceof Refusal) return result;
     return typeof result === 'object' && result !== null ? (result as Record<string, unknown>) : undefined;

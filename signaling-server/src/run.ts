@@ -407,6 +407,7 @@ export class Run {
         step: m.step,
         joinedAt: m.joinedAt,
         lastSeenAt: m.lastSeenAt,
+        longestGapMs: m.longestGapMs,
         status: m.status,
         statusAgeMs: m.statusAt === null ? null : Math.max(0, now - m.statusAt),
         latest: this.metrics.latest(m.id),

@@ -218,13 +218,18 @@ class RunWatch {
   private readonly waiters = new Set<() => void>();
   /** Every member id seen in any snapshot, with its name. */
   readonly seen = new Map<string, string | undefined>();
+  /** The longest the server went without hearing from each member id, in the latest snapshot of it. */
+  readonly longestGapMs = new Map<string, number>();
 
   constructor(server: SignalingServer, runId: string) {
     this.socket = io(server.url, { transports: ['websocket'], forceNew: true });
     sockets.push(this.socket);
     this.socket.on('run-state', (state: RunState) => {
       this.latest = state;
-      for (const m of state.members) this.seen.set(m.peer, m.name);
+      for (const m of state.members) {
+        this.seen.set(m.peer, m.name);
+        this.longestGapMs.set(m.peer, m.longestGapMs);
+      }
       for (const wake of [...this.waiters]) wake();
     });
     this.socket.emit('watch', { runId });
@@ -343,6 +348,9 @@ it('a tab throttled 4× trains with a wasm tab and a Node peer to the end; nobod
   expect(new Set(halfway.members.map((m) => m.peer))).toEqual(new Set(ids.values()));
 
   expect(await device.outcome).toEqual({ kind: 'done' });
+  // How late the throttled page's beats came, beside the others': what its suspicion bound stretches for.
+  const gaps = [...ids].map(([name, id]) => `${name} ${watch.longestGapMs.get(id)} ms`);
+  console.log(`the longest the server went without hearing from each: ${gaps.join(', ')}`);
   for (const { page } of [throttled, steady]) await reaches(page, 'done');
   await throttled.page.screenshot({
     path: join(E2E_ARTIFACTS, 'tab-throttled-dashboard.png'),

@@ -68,7 +68,7 @@ describe('neighbour-missed', () => {
       expect(reason).toMatch(
         new RegExp(
           `peer ${c.peerId} was reported missing by ${a.peerId} \\(stuck\\); nothing heard from it for \\d+ ms, ` +
-            `over the ${QUICK_SUSPICION_MS} ms suspicion bound`,
+            `over its ${QUICK_SUSPICION_MS} ms suspicion bound`,
         ),
       );
       expect((await a.epoch(epochs[0].epoch + 1)).members).toEqual([a.peerId, b.peerId]);

@@ -231,3 +231,59 @@ it('counts a member restored away as alive until its heartbeat clock, restarted 
   expect(membership.neighbourStatus(a, 'b', restoredAt + SUSPICION_MS + 1)).toMatchObject({ alive: false });
   membership.dispose();
 });
+
+it("stretches a member's suspicion bound to twice the longest it went unheard while alive, up to three bounds", () => {
+  const membership = new Membership(OPTIONS);
+  const evictions: string[] = [];
+  const channel = (id: string) => ({
+    propose() {},
+    epoch() {},
+    signal() {},
+    collect() {},
+    evicted: (reason: string) => evictions.push(`${id}: ${reason}`),
+  });
+  const stored = (id: string) => ({
+    id,
+    secret: `${id}-secret`,
+    platform: 'node' as const,
+    backend: 'cpu' as const,
+    joinedAt: 0,
+    step: 4,
+  });
+  let now = Date.now();
+  membership.restore({ epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] }, now);
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => membership.get(id)!);
+  for (const m of [a, b, c]) m.reconnect({ platform: 'node', backend: 'cpu' }, channel(m.id), now);
+  // b beats 2 s apart (a busy page); a and c every second.
+  for (let t = 1; t <= 6; t++) {
+    now += 1000;
+    for (const m of t % 2 === 0 ? [a, b, c] : [a, c]) m.heard(now);
+  }
+  expect(b.longestGapMs).toBe(2000);
+  const lastBeat = now;
+  expect(membership.neighbourStatus(a, 'b', lastBeat + SUSPICION_MS + 500)).toMatchObject({ alive: true });
+  expect(membership.neighbourStatus(a, 'b', lastBeat + 4001)).toMatchObject({ alive: false });
+  // c's beats came on time: its bound is the plain one.
+  expect(membership.neighbourStatus(a, 'c', lastBeat + SUSPICION_MS + 1)).toMatchObject({ alive: false });
+
+  // Reported, b stays while within its own bound, and goes once past it.
+  expect(
+    membership.reportMissed(a, { peer: 'b', epoch: 3, step: 5, reason: 'silent' }, lastBeat + 3500),
+  ).toBe('recorded');
+  expect(membership.get('b')).toBe(b);
+  expect(membership.sweepReports(lastBeat + 4001)).toEqual([b]);
+  expect(evictions).toEqual([
+    expect.stringMatching(/^b: .*nothing heard from it for 4001 ms, over its 4000 ms/),
+  ]);
+
+  // However late its beats came, a member is taken for gone after three bounds of silence.
+  c.heard(lastBeat + 60_000);
+  c.heard(lastBeat + 61_000);
+  expect(membership.neighbourStatus(a, 'c', lastBeat + 61_000 + 3 * SUSPICION_MS)).toMatchObject({
+    alive: true,
+  });
+  expect(membership.neighbourStatus(a, 'c', lastBeat + 61_001 + 3 * SUSPICION_MS)).toMatchObject({
+    alive: false,
+  });
+  membership.dispose();
+});
