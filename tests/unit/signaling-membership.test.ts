@@ -206,16 +206,18 @@ function checkConsistent(
   }
 }
 
+/** A member as the membership file stores it, to restore an epoch of. */
+const stored = (id: string) => ({
+  id,
+  secret: `${id}-secret`,
+  platform: 'node' as const,
+  backend: 'cpu' as const,
+  joinedAt: 0,
+  step: 4,
+});
+
 it('counts a member restored away as alive until its heartbeat clock, restarted then, passes the suspicion bound', () => {
   const membership = new Membership(OPTIONS);
-  const stored = (id: string) => ({
-    id,
-    secret: `${id}-secret`,
-    platform: 'node' as const,
-    backend: 'cpu' as const,
-    joinedAt: 0,
-    step: 4,
-  });
   const restoredAt = Date.now();
   membership.restore(
     { epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] },
@@ -241,14 +243,6 @@ it("stretches a member's suspicion bound to twice the longest it went unheard wh
     signal() {},
     collect() {},
     evicted: (reason: string) => evictions.push(`${id}: ${reason}`),
-  });
-  const stored = (id: string) => ({
-    id,
-    secret: `${id}-secret`,
-    platform: 'node' as const,
-    backend: 'cpu' as const,
-    joinedAt: 0,
-    step: 4,
   });
   let now = Date.now();
   membership.restore({ epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] }, now);
