@@ -17,7 +17,7 @@ import { readModelDir } from '../../client/src/node/model-dir';
 import { evaluateModel } from '../../client/src/node/model-eval';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
 import { launchChromium } from '../helpers/chromium';
-import { startPeer, tail, until } from '../helpers/peer-process';
+import { killPeers, startPeer, tail, until } from '../helpers/peer-process';
 import { generateInTryBox } from '../helpers/try-box';
 
 const RUN = RunConfigSchema.parse({
@@ -49,7 +49,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   await browser?.close();
   await server?.close();
   for (const dir of [webRoot, dataDir, out]) rmSync(dir, { recursive: true, force: true });

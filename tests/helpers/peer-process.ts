@@ -63,6 +63,29 @@ export function startPeer(
   return peer;
 }
 
+/**
+ * Kills what is left of the peers in `children` (started by startPeer): each one's whole process group, so
+ * that the peer a supervisor runs goes with it even when frozen (a stopped process outlives its parent's
+ * end); resolves once every supervisor has exited.
+ */
+export async function killPeers(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((child) => {
+      if (child.pid === undefined) return undefined;
+      const exited =
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : new Promise((resolve) => child.once('exit', resolve));
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The whole group is gone already.
+      }
+      return exited;
+    }),
+  );
+}
+
 /** "step 7/40 epoch 1 (2 peers): train 6.1 | gradient 52 ms, optimizer 31 ms, gossip 77 ms" */
 const STEP_LINE = /^step (\d+)\/\d+ .*gradient (\d+) ms, optimizer (\d+) ms, gossip (\d+) ms/;
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { startPeer, stepLine, until } from '../helpers/peer-process';
+import { killPeers, startPeer, stepLine, until } from '../helpers/peer-process';
 
 const run = (id: string, extra: Record<string, unknown>) =>
   RunConfigSchema.parse({
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -12,7 +12,7 @@ import { decodeCheckpoint } from '@demuon/shared/checkpoint';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { type PeerProcess, startPeer, stepLine, tail, until } from '../helpers/peer-process';
+import { killPeers, type PeerProcess, startPeer, stepLine, tail, until } from '../helpers/peer-process';
 
 const RUN = RunConfigSchema.parse({
   id: 'ckcli',
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(checkpoints, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { endlessTinyRun, startPeer as startPeerProcess, until } from '../helpers/peer-process';
+import { endlessTinyRun, killPeers, startPeer as startPeerProcess, until } from '../helpers/peer-process';
 
 const RUN = endlessTinyRun('cli');
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { RunConfigSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { startPeer, tail, until } from '../helpers/peer-process';
+import { killPeers, startPeer, tail, until } from '../helpers/peer-process';
 
 const RUN = RunConfigSchema.parse({
   id: 'lid',
@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -21,7 +21,7 @@ import {
   tcpListener,
   tcpProbe,
 } from '../helpers/netns';
-import { endlessTinyRun, startPeer, tail, until } from '../helpers/peer-process';
+import { endlessTinyRun, killPeers, startPeer, tail, until } from '../helpers/peer-process';
 import { startTurnServer, type TurnServer } from '../helpers/turn-server';
 
 const RUN = endlessTinyRun('netns');
@@ -59,16 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Processes first: a namespace that a process still holds keeps its veth.
-  await Promise.all(
-    children.map((child) =>
-      child.exitCode !== null || child.signalCode !== null
-        ? undefined
-        : new Promise((resolve) => {
-            child.once('exit', resolve);
-            child.kill('SIGKILL');
-          }),
-    ),
-  );
+  await killPeers(children);
   await server?.close();
   await turn?.stop();
   network?.remove();

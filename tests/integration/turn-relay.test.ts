@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { type MemberState, RunStateSchema } from '@demuon/shared/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer, silentLogger } from '../../signaling-server/src';
-import { endlessTinyRun, type PeerProcess, startPeer, tail, until } from '../helpers/peer-process';
+import { endlessTinyRun, killPeers, type PeerProcess, startPeer, tail, until } from '../helpers/peer-process';
 import { startTurnServer, type TurnServer } from '../helpers/turn-server';
 
 const RUN = endlessTinyRun('relay');
@@ -48,7 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killPeers(children);
   for (const s of servers) await s.close();
   await turn?.stop();
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
