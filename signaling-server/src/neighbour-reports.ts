@@ -2,9 +2,10 @@
  * What members tell the server about their neighbours. `neighbour-missed` reports of the current epoch:
  * who reported whom, and the links that failed. A reported member is removed when the server has not
  * heard from it for longer than its suspicion bound (stretched for a member whose beats come late, see
- * memberSuspicionMs), or when a strict majority of its neighbours reported it. Two members that reported each other and both qualify are a broken link between two live peers as
- * often as a dead one: only the later joiner goes. Reports start afresh with every committed epoch, and a
- * removed member's own reports stop counting. `neighbour-status` questions are answered here too.
+ * memberSuspicionMs), or when a strict majority of its neighbours reported it. Two members that reported
+ * each other and both qualify are a broken link between two live peers as often as a dead one: only the
+ * later joiner goes. Reports start afresh with every committed epoch, and a removed member's own reports
+ * stop counting. `neighbour-status` questions are answered here too.
  */
 import type { FailedLink, MissReason, NeighbourStatusReply } from '@demuon/shared/protocol';
 import type { EpochLayout } from './epoch-layout';
