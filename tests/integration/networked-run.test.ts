@@ -38,10 +38,11 @@ const RUN = RunConfigSchema.parse({
 });
 const FAULT_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-fault', steps: 16 });
 const LATE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-late', steps: 14 });
+const LEAVE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-leave', steps: 12 });
 const ROGUE_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-rogue', steps: 8 });
 const RESTART_RUN = RunConfigSchema.parse({ ...RUN, id: 'net-restart', steps: 20, evalEvery: 10 });
 
-const env = nodePeerEnv([RUN, FAULT_RUN, LATE_RUN, ROGUE_RUN], RUN.batch, 'networked-run-');
+const env = nodePeerEnv([RUN, FAULT_RUN, LATE_RUN, LEAVE_RUN, ROGUE_RUN], RUN.batch, 'networked-run-');
 const joinPeer = env.join;
 
 /** Every node's final parameters when the simulator runs `run` on N nodes with the peers' seeds. */
@@ -129,7 +130,7 @@ it('a peer killed mid-run: the others finish on the new epoch and agree', async 
           lastEpochSize.set(peer, epoch.members.length);
           if (victim && report.step === 3) {
             // As a closed tab does: its links and its socket vanish mid-run.
-            peer.close();
+            void peer.close({ linger: false });
             socket.disconnect();
           }
         },
@@ -143,6 +144,49 @@ it('a peer killed mid-run: the others finish on the new epoch and agree', async 
   const response = await fetch(`${env.server.url}/api/runs/${FAULT_RUN.id}`);
   const { state } = (await response.json()) as { state: { members: unknown[] } };
   expect(state.members).toHaveLength(N - 1);
+});
+
+it('a peer that leaves mid-run has its links closed from its neighbours’ end; they finish and agree', async () => {
+  // Which end closed each of the leaver's connections: this one (destroyed with its channel still open)
+  // or the other (simple-peer destroys it too, once its channel has closed).
+  const closedBy: ('this end' | 'the other end')[] = [];
+  const leaverConnect = (settings: SimplePeer.Options) => {
+    const instance = new SimplePeer({ ...settings, wrtc });
+    const channel = () => (instance as unknown as { _channel?: RTCDataChannel })._channel;
+    let opened = false;
+    instance.once('connect', () => {
+      opened = true;
+    });
+    const destroy = instance.destroy.bind(instance);
+    instance.destroy = (error?: Error) => {
+      if (opened && !instance.destroyed)
+        closedBy.push(channel()?.readyState === 'open' ? 'this end' : 'the other end');
+      return destroy(error);
+    };
+    return instance;
+  };
+  const group: Peer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const leaver = i === 2;
+    group.push(
+      await joinPeer(LEAVE_RUN, {
+        waitForPeers: 3,
+        ...(leaver ? { connect: leaverConnect } : {}),
+        onStep: (peer, _socket, report) => {
+          if (leaver && report.step === 3) peer.stop();
+        },
+      }),
+    );
+  }
+  const [a, b, leaver] = group;
+  const leaving = leaver.train().then(async (outcome) => {
+    expect(outcome).toEqual({ kind: 'stopped' });
+    await leaver.close();
+  });
+  await Promise.all([a.train(), b.train(), leaving]);
+  // It left its two links open, and each neighbour closed its end once it heard of the leave.
+  expect(closedBy).toEqual(['the other end', 'the other end']);
+  expect(spread([a, b])).toBeLessThan(1e-3);
 });
 
 it('a late joiner takes its state from a neighbour and trains in step with the others', async () => {

@@ -126,7 +126,39 @@ export class ConnectionPool {
     }
   }
 
-  destroyAll(): void {
+  /**
+   * Closes the connection to `peer` now, from this end, without a word to `closed`: it left the run, and
+   * nothing more goes to it. Closing from this end, once nothing is being written, matters in Node: the
+   * WebRTC binding crashes (SIGSEGV) when the other end closes a channel while a send on it is under way.
+   */
+  drop(peer: string): void {
+    const connection = this.connections.get(peer);
+    this.staleSince.delete(peer);
+    if (!connection) return;
+    this.connections.delete(peer);
+    this.gone.add(peer);
+    connection.instance.destroy();
+  }
+
+  /**
+   * Closes every connection. With `lingerMs`, the open ones are first left for the other ends to close,
+   * for at most that long: a peer leaving mid-run still gets frames until the server's proposal without
+   * it reaches its neighbours, and each closes its end then (see `drop`).
+   */
+  async closeAll(lingerMs = 0): Promise<void> {
+    const open = [...this.connections.values()].filter((c) => c.state === 'open');
+    if (lingerMs > 0 && open.length > 0) {
+      await new Promise<void>((resolve) => {
+        let left = open.length;
+        const timer = setTimeout(resolve, lingerMs);
+        for (const c of open)
+          c.instance.once('close', () => {
+            if (--left > 0) return;
+            clearTimeout(timer);
+            resolve();
+          });
+      });
+    }
     for (const c of this.connections.values()) c.instance.destroy();
     this.connections.clear();
   }

@@ -21,6 +21,8 @@ export interface EpochLinksOptions {
   position(): { step: number; started: boolean };
   /** Sends the answer to a proposal: not to start step `barrier` before its commit. */
   answer(epoch: number, barrier: number): void;
+  /** `peer` is leaving the run (a proposal left it out): nothing more is sent to it, and its link closes. */
+  leaving(peer: string): void;
   /** Resolves with `check()` once it is defined (or the peer stops), re-checked at every `poke`. */
   until<V>(check: () => V | undefined): Promise<V | undefined>;
   poke(): void;
@@ -49,9 +51,12 @@ export class EpochLinks {
     const { step, started } = this.o.position();
     const barrier = this.timeline.propose(proposal, started ? step + 1 : step, started);
     // Neighbours the proposal leaves out are leaving (they left, or were removed): rounds until the new
-    // epoch takes over do not wait for them.
-    for (const peer of this.timeline.peersNeeded(step))
-      if (!proposal.members.includes(peer)) watchdog.leaving(peer);
+    // epoch takes over do not wait for them, nor send to them, and their links close from this end.
+    for (const peer of this.timeline.peersNeeded(step)) {
+      if (proposal.members.includes(peer) || watchdog.hasLeft(peer)) continue;
+      watchdog.leaving(peer);
+      this.o.leaving(peer);
+    }
     for (const peer of neighboursOf(proposal)) if (!watchdog.hasLeft(peer)) pool.ensure(peer);
     this.o.answer(proposal.epoch, barrier);
     this.o.poke();

@@ -131,7 +131,7 @@ async function receiveAll(
       }
     }),
   );
-  pool.destroyAll();
+  await pool.closeAll();
   return { run, peers, missing };
 }
 

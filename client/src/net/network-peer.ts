@@ -45,6 +45,12 @@ export interface NetworkPeerOptions<T extends Tensor>
   readonly checkpoints?: CheckpointStore;
 }
 
+/**
+ * How long a peer leaving mid-run leaves its links open for its neighbours to close: they do within a
+ * round trip to the server, and a neighbour that never does (gone itself) costs no more than this.
+ */
+const LEAVE_LINGER_MS = 5000;
+
 /** How a membership ended. */
 export type TrainOutcome =
   | { readonly kind: 'done' }
@@ -76,6 +82,8 @@ export class NetworkPeer<T extends Tensor> {
   private readonly reports: StepReports;
   /** This node's parameters after training (for tests and export). */
   finalParams: Float32Array[] | null = null;
+  /** Trained to the run's last step: nobody sends to it any more. */
+  private finished = false;
 
   /** Joins the run; the peer is ready to train. Throws when the server refuses. */
   static async join<T extends Tensor>(options: NetworkPeerOptions<T>): Promise<NetworkPeer<T>> {
@@ -188,6 +196,10 @@ export class NetworkPeer<T extends Tensor> {
       now: this.now,
       position: () => ({ step: this.step, started: this.started }),
       answer: (epoch, barrier) => session.answerProposal(epoch, barrier),
+      leaving: (peer) => {
+        this.link.close(this.handle(peer));
+        this.pool.drop(peer);
+      },
       until: (check) => this.until(check),
       poke: () => this.poke(),
     });
@@ -369,19 +381,28 @@ export class NetworkPeer<T extends Tensor> {
     this.poke();
   }
 
-  /** Closes the links and ends the membership (leaving the run, unless the server already removed it). */
-  close(): void {
+  /**
+   * Ends the membership (leaving the run, unless the server already removed it) and closes the links;
+   * resolves once they are closed. A peer leaving before the run's end sends nothing more and leaves its
+   * links for its neighbours to close (they do once the server's proposal without it reaches them, see
+   * ConnectionPool.drop), for at most LEAVE_LINGER_MS; `linger: false` closes them at once, as a closed
+   * tab does.
+   */
+  async close({ linger = true } = {}): Promise<void> {
+    const midRun = linger && !this.finished;
     this.stop();
     this.watchdog.close();
+    this.link.closeAll();
     // The server hears first, so that no new epoch names this peer once its links are gone.
     this.session.close(true);
-    this.pool.destroyAll();
+    await this.pool.closeAll(midRun ? LEAVE_LINGER_MS : 0);
   }
 
   private finish(): TrainOutcome {
     this.board.phase('done', this.step);
     if (this.evictedFor !== null) return { kind: 'evicted', reason: this.evictedFor };
     if (this.stopping) return { kind: 'stopped' };
+    this.finished = true;
     this.board.show({ kind: 'done' });
     return { kind: 'done' };
   }

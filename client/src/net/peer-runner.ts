@@ -47,7 +47,7 @@ export class PeerRunner<T extends Tensor> {
       this.options.onJoined?.(peer);
       if (this.stopping) peer.stop();
       const outcome = await peer.train();
-      peer.close();
+      await peer.close();
       if (outcome.kind !== 'evicted') return outcome;
       this.rejoins++;
       this.options.onActivity?.({ kind: 'rejoining', reason: outcome.reason });

@@ -120,13 +120,28 @@ export class WebRtcGossipLink implements GossipLink {
     this.neighbours.set(index, neighbour);
     peer.on('data', neighbour.onData);
     // A closed channel fails its pending and future rounds at once instead of at the timeout.
-    peer.once('close', () => {
-      neighbour.closed = true;
-      for (const [id, w] of neighbour.waiting) {
-        neighbour.waiting.delete(id);
-        w.reject(new Error(`the data channel to neighbour ${index} closed`));
-      }
-    });
+    peer.once('close', () => this.markClosed(neighbour));
+  }
+
+  /**
+   * Neighbour `index` is leaving, or this peer is: no more frames go to it (not even the rest of a message
+   * being written), and its rounds fail at once. Its connection stays open for its owner to close.
+   */
+  close(index: number): void {
+    const neighbour = this.neighbours.get(index);
+    if (neighbour) this.markClosed(neighbour);
+  }
+
+  closeAll(): void {
+    for (const neighbour of this.neighbours.values()) this.markClosed(neighbour);
+  }
+
+  private markClosed(neighbour: Neighbour): void {
+    neighbour.closed = true;
+    for (const [id, w] of neighbour.waiting) {
+      neighbour.waiting.delete(id);
+      w.reject(new Error(`the data channel to neighbour ${neighbour.index} closed`));
+    }
   }
 
   /** Stops listening to neighbour `index`; its connection stays open for its owner to close. */
@@ -169,6 +184,7 @@ export class WebRtcGossipLink implements GossipLink {
     );
     neighbour.sending = neighbour.sending.then(async () => {
       for (const frame of frames) {
+        if (neighbour.closed) return;
         neighbour.stats.bytesSent += frame.byteLength;
         neighbour.stats.framesSent++;
         if (!neighbour.peer.write(frame))
