@@ -206,23 +206,23 @@ function checkConsistent(
   }
 }
 
-/** A member as the membership file stores it, to restore an epoch of. */
-const stored = (id: string) => ({
-  id,
-  secret: `${id}-secret`,
-  platform: 'node' as const,
-  backend: 'cpu' as const,
-  joinedAt: 0,
-  step: 4,
-});
+/** Restores epoch 3, a ring of a, b and c as the membership file stores it, every member away. */
+function restoreRing(membership: Membership, now: number): void {
+  const stored = (id: string) => ({
+    id,
+    secret: `${id}-secret`,
+    platform: 'node' as const,
+    backend: 'cpu' as const,
+    joinedAt: 0,
+    step: 4,
+  });
+  membership.restore({ epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] }, now);
+}
 
 it('counts a member restored away as alive until its heartbeat clock, restarted then, passes the suspicion bound', () => {
   const membership = new Membership(OPTIONS);
   const restoredAt = Date.now();
-  membership.restore(
-    { epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] },
-    restoredAt,
-  );
+  restoreRing(membership, restoredAt);
   const a = membership.get('a')!;
   expect(membership.get('b')?.away).toBe(true);
   // Its peer may well be gossiping on: nothing says it stopped until the bound passes without a beat.
@@ -245,7 +245,7 @@ it("stretches a member's suspicion bound to twice the longest it went unheard wh
     evicted: (reason: string) => evictions.push(`${id}: ${reason}`),
   });
   let now = Date.now();
-  membership.restore({ epoch: 3, activationStep: 2, members: ['a', 'b', 'c'].map(stored), joiners: [] }, now);
+  restoreRing(membership, now);
   const [a, b, c] = ['a', 'b', 'c'].map((id) => membership.get(id)!);
   for (const m of [a, b, c]) m.reconnect({ platform: 'node', backend: 'cpu' }, channel(m.id), now);
   // b beats 2 s apart (a busy page); a and c every second.

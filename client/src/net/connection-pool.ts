@@ -121,8 +121,7 @@ export class ConnectionPool {
       if (step - since < 2) continue;
       this.staleSince.delete(peer);
       detach(peer);
-      this.connections.delete(peer);
-      connection.instance.destroy();
+      this.letGo(peer, connection);
     }
   }
 
@@ -135,8 +134,13 @@ export class ConnectionPool {
     const connection = this.connections.get(peer);
     this.staleSince.delete(peer);
     if (!connection) return;
-    this.connections.delete(peer);
+    this.letGo(peer, connection);
     this.gone.add(peer);
+  }
+
+  /** Closes `connection` from this end; its 'close' then says nothing (see `release`). */
+  private letGo(peer: string, connection: Connection): void {
+    this.connections.delete(peer);
     connection.instance.destroy();
   }
 
